@@ -1,0 +1,243 @@
+"""Plain dataclasses for the catalogue, and their exact JSON form.
+
+``to_dict``/``from_dict`` round-trip ``catalogue.json`` (docs/catalogue.md);
+the JSON Schema in ``schema/catalogue.schema.json`` checks the same shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FORMAT_VERSION = "1.0"
+
+Bounds = tuple[float, float, float, float]
+LayerKind = Literal["continuous", "bitmask", "date", "categorical"]
+MaskRule = Literal["qc", "nodata", "none"]
+
+
+@dataclass(frozen=True)
+class QCBit:
+    """A field of the QC bitmask: ``width`` bits starting at ``bit``."""
+
+    bit: int
+    width: int
+    name: str
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bit": self.bit,
+            "width": self.width,
+            "name": self.name,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> QCBit:
+        return cls(d["bit"], d["width"], d["name"], d["description"])
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """How one layer is stored and what its values mean.
+
+    Physical value = DN * scale + offset. ``mask`` says how no data is told apart:
+    ``qc`` (from ``qc_layer``, stored in the COG as an internal mask), ``nodata``
+    (the DN ``nodata``) or ``none`` (every pixel is data).
+    """
+
+    name: str
+    dtype: str
+    scale: float
+    offset: float
+    unit: str
+    valid_range: tuple[float, float]
+    description: str
+    colormap: str
+    display_range: tuple[float, float]
+    kind: LayerKind
+    mask: MaskRule
+    qc_layer: str | None = None
+    nodata: float | None = None
+    bits: tuple[QCBit, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "dtype": self.dtype,
+            "scale": self.scale,
+            "offset": self.offset,
+            "unit": self.unit,
+            "valid_range": list(self.valid_range),
+            "description": self.description,
+            "colormap": self.colormap,
+            "display_range": list(self.display_range),
+            "kind": self.kind,
+            "mask": self.mask,
+        }
+        if self.qc_layer is not None:
+            d["qc_layer"] = self.qc_layer
+        if self.nodata is not None:
+            d["nodata"] = self.nodata
+        if self.bits:
+            d["bits"] = [b.to_dict() for b in self.bits]
+        return d
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any]) -> LayerSpec:
+        return cls(
+            name=name,
+            dtype=d["dtype"],
+            scale=d["scale"],
+            offset=d["offset"],
+            unit=d["unit"],
+            valid_range=tuple(d["valid_range"]),
+            description=d["description"],
+            colormap=d["colormap"],
+            display_range=tuple(d["display_range"]),
+            kind=d["kind"],
+            mask=d["mask"],
+            qc_layer=d.get("qc_layer"),
+            nodata=d.get("nodata"),
+            bits=tuple(QCBit.from_dict(b) for b in d.get("bits", ())),
+        )
+
+
+@dataclass(frozen=True)
+class TileFile:
+    """One COG of one layer, date and CCRS tile; ``href`` is relative to the catalogue."""
+
+    href: str
+    bbox: Bounds
+    shape: tuple[int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"href": self.href, "bbox": list(self.bbox), "shape": list(self.shape)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TileFile:
+        return cls(d["href"], tuple(d["bbox"]), tuple(d["shape"]))
+
+
+@dataclass
+class LayerFiles:
+    """The files of one layer on one date: a COG per tile and a mosaic VRT of them all."""
+
+    mosaic: str
+    tiles: dict[str, TileFile] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mosaic": self.mosaic,
+            "tiles": {k: self.tiles[k].to_dict() for k in sorted(self.tiles)},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LayerFiles:
+        return cls(d["mosaic"], {k: TileFile.from_dict(v) for k, v in d["tiles"].items()})
+
+
+@dataclass
+class DateEntry:
+    """One period of a collection: its first and last day (inclusive) and its files."""
+
+    start: dt.date
+    end: dt.date
+    layers: dict[str, LayerFiles] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.start.isoformat()
+
+    def to_dict(self, layer_order: list[str]) -> dict[str, Any]:
+        names = [n for n in layer_order if n in self.layers]
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "layers": {n: self.layers[n].to_dict() for n in names},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DateEntry:
+        return cls(
+            dt.date.fromisoformat(d["start"]),
+            dt.date.fromisoformat(d["end"]),
+            {k: LayerFiles.from_dict(v) for k, v in d["layers"].items()},
+        )
+
+
+@dataclass
+class Collection:
+    """A set of layers on one grid (CRS, resolution, pixel origin) over many dates."""
+
+    name: str
+    title: str
+    description: str
+    crs: str
+    resolution: float
+    origin: tuple[float, float]
+    layers: dict[str, LayerSpec]
+    dates: dict[str, DateEntry] = field(default_factory=dict)
+    extent: Bounds | None = None
+    extent_wgs84: Bounds | None = None
+
+    def sorted_dates(self) -> list[DateEntry]:
+        return [self.dates[k] for k in sorted(self.dates)]
+
+    def to_dict(self) -> dict[str, Any]:
+        order = list(self.layers)
+        return {
+            "title": self.title,
+            "description": self.description,
+            "crs": self.crs,
+            "resolution": self.resolution,
+            "origin": list(self.origin),
+            "extent": {
+                "native": list(self.extent) if self.extent else None,
+                "wgs84": list(self.extent_wgs84) if self.extent_wgs84 else None,
+            },
+            "layers": {n: s.to_dict() for n, s in self.layers.items()},
+            "dates": {k: self.dates[k].to_dict(order) for k in sorted(self.dates)},
+        }
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any]) -> Collection:
+        ext = d["extent"]
+        return cls(
+            name=name,
+            title=d["title"],
+            description=d["description"],
+            crs=d["crs"],
+            resolution=d["resolution"],
+            origin=tuple(d["origin"]),
+            layers={n: LayerSpec.from_dict(n, s) for n, s in d["layers"].items()},
+            dates={k: DateEntry.from_dict(v) for k, v in d["dates"].items()},
+            extent=tuple(ext["native"]) if ext["native"] else None,
+            extent_wgs84=tuple(ext["wgs84"]) if ext["wgs84"] else None,
+        )
+
+
+@dataclass
+class Catalogue:
+    """The whole cube: its collections, and the derived views written beside it."""
+
+    collections: dict[str, Collection] = field(default_factory=dict)
+    updated: str = ""
+    views: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "leafcube": FORMAT_VERSION,
+            "updated": self.updated,
+            "views": dict(sorted(self.views.items())),
+            "collections": {k: self.collections[k].to_dict() for k in sorted(self.collections)},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Catalogue:
+        return cls(
+            collections={k: Collection.from_dict(k, v) for k, v in d["collections"].items()},
+            updated=d.get("updated", ""),
+            views=dict(d.get("views", {})),
+        )

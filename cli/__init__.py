@@ -1,0 +1,1 @@
+"""The ``leafcube`` command line."""

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# leafcube's quick start. On a fresh machine with python3 (and root for system packages):
+#   ./dev.sh demo   build the demo cube and serve it on http://127.0.0.1:8000/
+#   ./dev.sh test   install everything the tests need, then run the whole suite
+# Extra arguments go to `leafcube demo` or to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+VENV=${LEAFCUBE_VENV:-.venv}
+
+system_packages() {
+  # Real components the tests drive: GDAL's CLI, nginx, curl, openssl.
+  local need=()
+  command -v gdalinfo >/dev/null || need+=(gdal-bin)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+  command -v curl >/dev/null || need+=(curl)
+  command -v openssl >/dev/null || need+=(openssl)
+  [ ${#need[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "dev.sh: installing ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+}
+
+python_env() {
+  # (Re)install the project when pyproject.toml changed since the last install.
+  local extras=$1 stamp
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  stamp="$VENV/.leafcube-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    echo "dev.sh: installing leafcube[$extras] into $VENV"
+    "$VENV/bin/python" -m pip install -q -U pip >/dev/null
+    "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+    touch "$stamp"
+  fi
+}
+
+case "${1:-}" in
+  demo)
+    shift
+    python_env test
+    exec "$VENV/bin/leafcube" demo --cube demo-cube "$@"
+    ;;
+  test)
+    shift
+    system_packages
+    python_env test
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./dev.sh demo [leafcube demo options] | ./dev.sh test [pytest options]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,85 @@
+"""Fixtures shared by every test folder: the demo cube and a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+LEAFCUBE = [sys.executable, "-m", "leafcube.cli.main"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def demo_exports(tmp_path_factory) -> Path:
+    """The demo's synthetic LEAF exports (GeoTIFFs named as LEAF names them)."""
+    from leafcube.ingest.demo import make_exports
+
+    return make_exports(tmp_path_factory.mktemp("exports"))
+
+
+@pytest.fixture(scope="session")
+def demo_cube(demo_exports, tmp_path_factory) -> Path:
+    """A cube ingested from the demo exports; tests must treat it as read-only."""
+    from leafcube.ingest.pipeline import ingest
+
+    cube = tmp_path_factory.mktemp("cube")
+    ingest([demo_exports], cube, workers=2, progress=False)
+    return cube
+
+
+def start_process(args: list[str], ready_url: str, timeout: float = 60.0, **kw):
+    """Start a server process in its own session and wait until ``ready_url`` answers."""
+    proc = subprocess.Popen(args, start_new_session=True, **kw)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{args[:4]} exited with {proc.returncode}")
+        try:
+            if httpx.get(ready_url, timeout=1, verify=False).status_code < 500:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    stop_process(proc)
+    raise RuntimeError(f"{args[:4]} did not answer {ready_url} within {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Stop a process started by :func:`start_process` and all its children."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server_url(demo_cube) -> Iterator[str]:
+    """A real ``leafcube serve`` of the demo cube on 127.0.0.1 (h2c and HTTP/1.1)."""
+    port = free_port()
+    proc = start_process(
+        [*LEAFCUBE, "serve", str(demo_cube), "--host", "127.0.0.1", "--port", str(port)],
+        f"http://127.0.0.1:{port}/catalogue.json",
+    )
+    yield f"http://127.0.0.1:{port}"
+    stop_process(proc)
