@@ -1,0 +1,106 @@
+"""The catalogue's JSON form round-trips and the schema rejects what it should."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from leafcube.catalogue import (
+    CatalogueError,
+    dumps,
+    load,
+    parse,
+    save,
+    validate,
+)
+from leafcube.catalogue.products import PRODUCTS, QC_BITS, leaf_layers
+
+
+def test_round_trip_is_exact(tmp_path, small_catalogue):
+    cat = small_catalogue
+    assert save(cat, tmp_path) is True
+    again = load(tmp_path)
+    assert again.to_dict() == cat.to_dict()
+    assert dumps(again) == (tmp_path / "catalogue.json").read_bytes()
+
+
+def test_save_skips_unchanged_content(tmp_path, small_catalogue):
+    cat = small_catalogue
+    save(cat, tmp_path)
+    path = tmp_path / "catalogue.json"
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    assert save(load(tmp_path), tmp_path) is False
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_leaf_layers_encodings():
+    layers = leaf_layers(per_product_qc=True)
+    assert list(layers)[:4] == list(PRODUCTS)
+    assert layers["LAI"].scale == pytest.approx(0.05)
+    assert layers["fCOVER"].scale == pytest.approx(0.005)
+    assert layers["LAI"].qc_layer == "LAI_QC" and layers["errorAlbedo"].qc_layer == "Albedo_QC"
+    assert layers["Date"].dtype == "uint16" and layers["Partition"].nodata == 0
+    assert layers["LAI_QC"].bits == QC_BITS
+    single = leaf_layers(per_product_qc=False)
+    assert "QC" in single and "LAI_QC" not in single and single["fAPAR"].qc_layer == "QC"
+
+
+@pytest.mark.parametrize(
+    "path, value, where",
+    [
+        (("leafcube",), "2.0", "leafcube"),
+        (("collections", "leaf-s2-20m-monthly", "crs"), "3979", "crs"),
+        (("collections", "leaf-s2-20m-monthly", "layers", "LAI", "mask"), "maybe", "mask"),
+        (
+            (
+                "collections",
+                "leaf-s2-20m-monthly",
+                "dates",
+                "2023-08-01",
+                "layers",
+                "LAI",
+                "mosaic",
+            ),
+            "../outside.vrt",
+            "mosaic",
+        ),
+        (
+            (
+                "collections",
+                "leaf-s2-20m-monthly",
+                "dates",
+                "2023-08-01",
+                "layers",
+                "LAI",
+                "tiles",
+                "tile42",
+                "href",
+            ),
+            "https://elsewhere/x.tif",
+            "href",
+        ),
+    ],
+)
+def test_schema_rejects_broken_documents(path, value, where, small_catalogue):
+    doc = copy.deepcopy(small_catalogue.to_dict())
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(CatalogueError, match=where):
+        validate(doc)
+
+
+def test_schema_requires_qc_layer_for_qc_mask(small_catalogue):
+    doc = small_catalogue.to_dict()
+    del doc["collections"]["leaf-s2-20m-monthly"]["layers"]["LAI"]["qc_layer"]
+    with pytest.raises(CatalogueError):
+        validate(doc)
+
+
+def test_parse_errors_are_one_line():
+    with pytest.raises(CatalogueError, match="not JSON"):
+        parse(b"{not json")
+    with pytest.raises(CatalogueError, match="run `leafcube ingest` first"):
+        load("/nonexistent/cube")
