@@ -1,0 +1,347 @@
+"""``Cube``: ROI and date range in, masked arrays, xarray or files out.
+
+Against a leafcube server it asks the subset endpoint (one request per layer and
+date range); against a plain web server or a local folder it reads the COGs itself
+through :mod:`leafcube.reader`, which the server uses too, so every mode returns
+the same pixels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+import rasterio
+import rasterio.errors
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
+from tqdm.auto import tqdm
+
+from leafcube.catalogue import Collection, DateEntry, query
+from leafcube.catalogue.qc import QCFilter
+from leafcube.catalogue.roi import WGS84, ROILike, bbox_geometry
+from leafcube.reader import CubeFiles, RoiGrid, read_layer, roi_grid
+
+from . import wire
+from .errors import ClientError, ExtractError
+from .http import Fetcher, RetryPolicy
+from .result import Extract
+from .roi import load_roi
+from .source import Mode, open_source
+from .stats import STAT_COLUMNS, layer_stats
+
+T = TypeVar("T")
+LayersLike = str | Sequence[str]
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion, also from code already inside an event loop (Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def layer_names(layers: LayersLike) -> list[str]:
+    """Layer names from a list or a comma-separated string."""
+    if isinstance(layers, str):
+        return [n.strip() for n in layers.split(",") if n.strip()]
+    return list(layers)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one extract reads: collection, layers, dates and the ROI's pixel grid."""
+
+    coll: Collection
+    layers: list[str]
+    entries: list[DateEntry]
+    grid: RoiGrid
+    roi: BaseGeometry | Sequence[float]
+    roi_crs: str
+    qc: QCFilter
+
+    @property
+    def keys(self) -> list[str]:
+        return [e.key for e in self.entries]
+
+
+class Cube:
+    """A LEAF data cube: a leafcube server URL, a static cube URL, or a local folder.
+
+    ``mode`` forces ``"server"``, ``"static"`` or ``"local"`` (default: detected).
+    ``concurrency`` bounds requests (or file reads) in flight; failed requests are
+    retried ``retries`` times with exponential backoff.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str],
+        mode: Mode | None = None,
+        *,
+        concurrency: int = 8,
+        retries: int = 5,
+        timeout: float = 60.0,
+        max_request_mb: float = 32.0,
+        progress: bool = True,
+    ) -> None:
+        self.source = open_source(source, mode)
+        self.concurrency = max(1, concurrency)
+        self.policy = RetryPolicy(retries=retries, timeout=timeout)
+        self.max_request_bytes = int(max_request_mb * 1e6)
+        self.progress = progress
+
+    def __repr__(self) -> str:
+        return f"<Cube {self.source.mode} {self.source.base}: {self.collections}>"
+
+    @property
+    def mode(self) -> Mode:
+        """How pixels are fetched: ``server``, ``static`` or ``local``."""
+        return self.source.mode
+
+    @property
+    def collections(self) -> list[str]:
+        """The collection names, sorted."""
+        return sorted(self.source.catalogue.collections)
+
+    def collection(self, name: str | None = None) -> Collection:
+        """The named collection (or the only one)."""
+        try:
+            return query.collection(self.source.catalogue, name)
+        except ValueError as exc:
+            raise ClientError(str(exc)) from None
+
+    def layers(self, collection: str | None = None) -> list[str]:
+        """The layer names of a collection, in catalogue order."""
+        return list(self.collection(collection).layers)
+
+    def dates(self, collection: str | None = None) -> list[str]:
+        """The period starts (``YYYY-MM-DD``) of a collection, oldest first."""
+        return [e.key for e in self.collection(collection).sorted_dates()]
+
+    # -- planning ---------------------------------------------------------------------
+
+    def _plan(
+        self,
+        layers: LayersLike,
+        roi: Any,
+        start: str | dt.date | None,
+        end: str | dt.date | None,
+        qc: QCFilter,
+        collection: str | None,
+        roi_crs: str,
+    ) -> Plan:
+        if qc not in ("valid", "data"):
+            raise ClientError(f"qc must be 'valid' or 'data', not {qc!r}")
+        coll = self.collection(collection)
+        names = query.check_layers(coll, layer_names(layers))
+        entries = query.dates_between(coll, start, end)
+        if not entries:
+            known = coll.sorted_dates()
+            span = f"{known[0].start} … {known[-1].end}" if known else "no dates at all"
+            raise ClientError(
+                f"no dates of {coll.name!r} between {start or 'the start'} and "
+                f"{end or 'the end'}; it holds {span}"
+            )
+        geom = roi if isinstance(roi, BaseGeometry) else bbox_geometry(roi)
+        grid = roi_grid(coll, geom, roi_crs)
+        hits = any(query.tiles_in(e, n, grid.bounds) for e in entries for n in names)
+        if not hits or not grid.inside.any():
+            raise ClientError(
+                f"the ROI holds no data of {coll.name!r}: it overlaps none of its tiles; "
+                f"the data cover {list(coll.extent_wgs84 or ())} (lon/lat)"
+            )
+        return Plan(coll, names, entries, grid, roi, roi_crs, qc)
+
+    # -- extract ----------------------------------------------------------------------
+
+    def extract(
+        self,
+        layers: LayersLike,
+        roi: ROILike,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        qc: QCFilter = "valid",
+        collection: str | None = None,
+        roi_crs: str = WGS84,
+    ) -> Extract:
+        """The ROI-clipped pixels of ``layers`` on every date in ``[start, end]``.
+
+        ``roi``: a GeoJSON file path or URL, GeoJSON dict or text, a shapely geometry,
+        or a bbox ``(minx, miny, maxx, maxy)``, in ``roi_crs`` (default lon/lat).
+        ``qc="valid"`` also masks estimates that QC flags; ``"data"`` only missing data.
+        """
+        return run_sync(self.extract_async(layers, roi, start, end, qc, collection, roi_crs))
+
+    async def extract_async(
+        self,
+        layers: LayersLike,
+        roi: ROILike,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        qc: QCFilter = "valid",
+        collection: str | None = None,
+        roi_crs: str = WGS84,
+    ) -> Extract:
+        """:meth:`extract` for code already running in an event loop."""
+        async with Fetcher(self.source.h2c, self.concurrency, self.policy) as fetcher:
+            geom = await load_roi(roi, fetcher)
+            plan = self._plan(layers, geom, start, end, qc, collection, roi_crs)
+            if self.mode == "server":
+                arrays = await self._from_server(plan, fetcher)
+            else:
+                arrays = await self._from_files(plan)
+        return Extract(
+            collection=plan.coll,
+            layers={n: {k: arrays[n][k] for k in plan.keys} for n in plan.layers},
+            transform=plan.grid.transform,
+            crs=plan.grid.crs,
+            inside=plan.grid.inside,
+            qc=plan.qc,
+            periods={e.key: (e.start.isoformat(), e.end.isoformat()) for e in plan.entries},
+        )
+
+    def _bar(self, total: int, what: str) -> tqdm:
+        return tqdm(total=total, desc=what, unit="req", disable=not self.progress, leave=False)
+
+    def _chunks(self, plan: Plan) -> list[list[DateEntry]]:
+        """Date ranges small enough for one request each (under ``max_request_mb``)."""
+        per_date = max(1, plan.grid.pixels * 4)
+        n = max(1, self.max_request_bytes // per_date)
+        return [plan.entries[i : i + n] for i in range(0, len(plan.entries), n)]
+
+    async def _from_server(self, plan: Plan, fetcher: Fetcher) -> dict[str, dict[str, Any]]:
+        """One subset request per layer and date range, all in flight together."""
+        chunks = self._chunks(plan)
+        jobs = [(layer, chunk) for layer in plan.layers for chunk in chunks]
+        arrays: dict[str, dict[str, np.ma.MaskedArray]] = {n: {} for n in plan.layers}
+        with self._bar(len(jobs), f"{plan.coll.name} subsets") as bar:
+
+            async def one(layer: str, chunk: list[DateEntry]) -> None:
+                keys = [e.key for e in chunk]
+                request = wire.subset_request(
+                    self.source, plan, layer, chunk[0].start, chunk[-1].end
+                )
+                try:
+                    response = await fetcher.request(**request)
+                    got = wire.decode_subset(response, keys, plan.grid)
+                except ClientError as exc:
+                    raise ExtractError(layer, keys, str(exc)) from None
+                except Exception as exc:  # transport errors that survived retries
+                    raise ExtractError(layer, keys, f"{type(exc).__name__}: {exc}") from None
+                arrays[layer].update(got)
+                bar.update()
+
+            await asyncio.gather(*(one(layer, chunk) for layer, chunk in jobs))
+        return arrays
+
+    async def _from_files(self, plan: Plan) -> dict[str, dict[str, np.ma.MaskedArray]]:
+        """Every (layer, date) read from the COGs in a thread pool (GDAL does the I/O)."""
+        files = CubeFiles(self.source.base)
+        env = self.source.gdal_env() if self.source.remote else {}
+        jobs = [(layer, e) for layer in plan.layers for e in plan.entries]
+        arrays: dict[str, dict[str, np.ma.MaskedArray]] = {n: {} for n in plan.layers}
+        loop = asyncio.get_running_loop()
+
+        def read(layer: str, entry: DateEntry) -> np.ma.MaskedArray:
+            with rasterio.Env(**env):
+                return read_layer(files, plan.coll, entry, layer, plan.grid, plan.qc).data
+
+        with (
+            self._bar(len(jobs), f"{plan.coll.name} reads") as bar,
+            ThreadPoolExecutor(max_workers=self.concurrency) as pool,
+        ):
+
+            async def one(layer: str, entry: DateEntry) -> None:
+                try:
+                    arr = await loop.run_in_executor(pool, read, layer, entry)
+                except (rasterio.errors.RasterioError, OSError) as exc:
+                    raise ExtractError(layer, [entry.key], str(exc)) from None
+                arrays[layer][entry.key] = wire.normalise(arr)
+                bar.update()
+
+            await asyncio.gather(*(one(layer, e) for layer, e in jobs))
+        return arrays
+
+    # -- time series ------------------------------------------------------------------
+
+    def timeseries(
+        self,
+        layers: LayersLike,
+        point: tuple[float, float] | None = None,
+        roi: ROILike | None = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        qc: QCFilter = "valid",
+        collection: str | None = None,
+    ) -> pd.DataFrame:
+        """Per date and layer: mean, std, min, max, valid and total pixel counts.
+
+        Give a ``point=(lon, lat)`` or an ``roi`` (as for :meth:`extract`). One row per
+        (date, layer); dates without valid pixels have NaN statistics and ``valid == 0``.
+        """
+        return run_sync(self.timeseries_async(layers, point, roi, start, end, qc, collection))
+
+    async def timeseries_async(
+        self,
+        layers: LayersLike,
+        point: tuple[float, float] | None = None,
+        roi: ROILike | None = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        qc: QCFilter = "valid",
+        collection: str | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`timeseries` for code already running in an event loop."""
+        if (point is None) == (roi is None):
+            raise ClientError("give either point=(lon, lat) or roi=…, not both or neither")
+        if self.mode == "server":
+            async with Fetcher(self.source.h2c, self.concurrency, self.policy) as fetcher:
+                geom = Point(*point) if point is not None else await load_roi(roi, fetcher)
+                plan = self._plan(layers, geom, start, end, qc, collection, WGS84)
+                request = wire.timeseries_request(self.source, plan, point)
+                response = await fetcher.request(**request)
+            return wire.decode_timeseries(response, plan.layers)
+        res = await self.extract_async(
+            layers, Point(*point) if point is not None else roi, start, end, qc, collection
+        )
+        return timeseries_frame(res)
+
+    # -- download ---------------------------------------------------------------------
+
+    def download(
+        self,
+        layers: LayersLike,
+        roi: ROILike,
+        out: str | os.PathLike[str],
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        qc: QCFilter = "valid",
+        collection: str | None = None,
+        roi_crs: str = WGS84,
+    ) -> list[Path]:
+        """Extract and write one NetCDF (``out`` ends in ``.nc``) or a GeoTIFF per layer
+        and date into the folder ``out``; returns the files written."""
+        res = self.extract(layers, roi, start, end, qc, collection, roi_crs)
+        return res.save(out)
+
+
+def timeseries_frame(res: Extract) -> pd.DataFrame:
+    """Per-date statistics of an extract, in the same columns as the server's answer."""
+    total = int(res.inside.sum())
+    rows = [
+        {"date": pd.Timestamp(d), "layer": name, **layer_stats(arr, total)}
+        for name, by_date in res.layers.items()
+        for d, arr in by_date.items()
+    ]
+    return pd.DataFrame(rows, columns=["date", "layer", *STAT_COLUMNS])

@@ -1,0 +1,121 @@
+"""The leafcube server's subset and time-series endpoints, as the client speaks them.
+
+A subset asked with ``format=npy`` comes back as one ``.npy`` float32 stack
+``(time, y, x)`` with NaN where masked, the dates in the ``X-Dates`` header.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import numpy as np
+import orjson
+import pandas as pd
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+
+from leafcube.catalogue.roi import WGS84, reproject
+from leafcube.reader import RoiGrid
+
+from .errors import ClientError
+from .source import Source
+from .stats import STAT_COLUMNS
+
+if TYPE_CHECKING:
+    from .cube import Plan
+
+
+def normalise(arr: np.ma.MaskedArray) -> np.ma.MaskedArray:
+    """A float32 masked array with NaN under its mask, whatever mode produced it."""
+    mask = np.ma.getmaskarray(arr)
+    data = np.where(mask, np.float32(np.nan), np.ma.getdata(arr)).astype(np.float32)
+    return np.ma.MaskedArray(data, mask=mask, fill_value=np.float32(np.nan))
+
+
+def _roi_params(plan: Plan) -> tuple[dict[str, str], Any]:
+    """Query parameters and JSON body that carry the plan's ROI exactly."""
+    if not isinstance(plan.roi, BaseGeometry):
+        bbox: Sequence[float] = plan.roi
+        return {"bbox": ",".join(repr(float(v)) for v in bbox), "bbox-crs": plan.roi_crs}, None
+    geom = reproject(plan.roi, plan.roi_crs, WGS84)
+    return {}, {"type": "Feature", "properties": {}, "geometry": mapping(geom)}
+
+
+def subset_request(
+    source: Source, plan: Plan, layer: str, start: dt.date, end: dt.date
+) -> dict[str, Any]:
+    """``fetcher.request`` arguments for one layer over ``[start, end]``."""
+    params, body = _roi_params(plan)
+    params |= {
+        "layers": layer,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "qc": plan.qc,
+        "format": "npy",
+    }
+    url = source.url(f"api/collections/{plan.coll.name}/subset")
+    if body is None:
+        return {"method": "GET", "url": url, "params": params}
+    return {"method": "POST", "url": url, "params": params, "json": body}
+
+
+def decode_subset(
+    response: httpx.Response, keys: list[str], grid: RoiGrid
+) -> dict[str, np.ma.MaskedArray]:
+    """``{date: masked array}`` from a ``format=npy`` subset answer, checked against the plan."""
+    try:
+        stack = np.load(io.BytesIO(response.content), allow_pickle=False)
+    except ValueError as exc:
+        raise ClientError(f"the server's subset is not a .npy array: {exc}") from None
+    dates = [d for d in response.headers.get("x-dates", "").split(",") if d]
+    if dates and dates != keys:
+        raise ClientError(f"the server sent dates {dates}, expected {keys}")
+    expected = (len(keys), *grid.shape)
+    if stack.shape != expected:
+        raise ClientError(f"the server sent an array of shape {stack.shape}, expected {expected}")
+    stack = stack.astype(np.float32, copy=False)
+    return {
+        k: np.ma.MaskedArray(stack[i], mask=np.isnan(stack[i]), fill_value=np.float32(np.nan))
+        for i, k in enumerate(keys)
+    }
+
+
+def timeseries_request(
+    source: Source, plan: Plan, point: tuple[float, float] | None
+) -> dict[str, Any]:
+    """``fetcher.request`` arguments for the time series of the plan's ROI or a point."""
+    params: dict[str, str] = {
+        "layers": ",".join(plan.layers),
+        "start": plan.entries[0].start.isoformat(),
+        "end": plan.entries[-1].end.isoformat(),
+        "qc": plan.qc,
+    }
+    url = source.url(f"api/collections/{plan.coll.name}/timeseries")
+    if point is not None:
+        params |= {"lon": repr(float(point[0])), "lat": repr(float(point[1]))}
+        return {"method": "GET", "url": url, "params": params}
+    extra, body = _roi_params(plan)
+    if body is None:
+        return {"method": "GET", "url": url, "params": params | extra}
+    return {"method": "POST", "url": url, "params": params, "json": body}
+
+
+def decode_timeseries(response: httpx.Response, layers: list[str]) -> pd.DataFrame:
+    """The server's time series as the client's DataFrame (one row per date and layer)."""
+    body = orjson.loads(response.content)
+    rows = []
+    for item in body["dates"]:
+        for layer in layers:
+            stats = item["layers"][layer]
+            rows.append(
+                {
+                    "date": pd.Timestamp(item["date"]),
+                    "layer": layer,
+                    **{c: float("nan") if stats[c] is None else stats[c] for c in STAT_COLUMNS},
+                }
+            )
+    return pd.DataFrame(rows, columns=["date", "layer", *STAT_COLUMNS])
