@@ -1,0 +1,227 @@
+"""Deterministic, realistic LEAF exports for the demo cube and the tests.
+
+A 12 km square straddling the boundary of CCRS tiles 42 and 43 (x = -800,000 m in
+EPSG:3979, 20 m pixels on the tile grid) with crops, forest, a lake, a river and bare
+land. LAI follows each cover's seasonal curve; fCOVER and fAPAR follow from LAI
+(1 - exp(-k LAI)); QC carries sensor codes (Sentinel-2, some Landsat 8/9), cloud
+and snow gaps (bit 2), out-of-domain and out-of-range flags. Files are named the
+way LEAF names its v2022 exports, one July layer is split the way Earth Engine
+splits large exports, and every run writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.transform import from_origin
+
+from leafcube.catalogue.products import PRODUCTS
+from leafcube.catalogue.qc import encode
+
+RES = 20.0
+X_MIN = -806_000.0
+Y_MAX = 614_925.0
+SIZE = 600
+#: Column where tile42 ends and tile43 begins (x = -800,000 m).
+SPLIT_COL = 300
+TILES = {"tile42": (0, SPLIT_COL), "tile43": (SPLIT_COL, SIZE)}
+DEMO_MONTHS: tuple[tuple[int, int], ...] = tuple((2023, m) for m in range(1, 13))
+#: The layer the demo splits into Earth Engine pieces (tile, year, month, layer).
+SPLIT_LAYER = ("tile43", 2023, 7, "LAI")
+
+# NALCMS classes used in the landscape
+NEEDLELEAF, BROADLEAF, MIXED, GRASS, CROP, BARE, WATER = 1, 5, 6, 10, 15, 16, 18
+SENTINEL2 = 21
+
+
+@dataclass(frozen=True)
+class Landscape:
+    """Land cover and per-pixel traits that stay the same all year."""
+
+    cover: np.ndarray  # NALCMS class
+    crop_type: np.ndarray  # 0 early crop, 1 late crop, 2 fallow (real zero LAI)
+    vigour: np.ndarray  # multiplies the seasonal LAI curve
+
+
+def _smooth(rng: np.random.Generator, cell: int, size: int = SIZE) -> np.ndarray:
+    """Smooth random field (bilinear upsampling of a coarse normal grid)."""
+    coarse = rng.standard_normal((size // cell + 2, size // cell + 2))
+    t = np.arange(size) / cell
+    i = t.astype(int)
+    f = t - i
+    rows = coarse[i] * (1 - f)[:, None] + coarse[i + 1] * f[:, None]
+    return rows[:, i] * (1 - f)[None, :] + rows[:, i + 1] * f[None, :]
+
+
+@cache
+def landscape() -> Landscape:
+    """The demo's land cover: forest types, a field grid, a lake, a river and a quarry."""
+    rng = np.random.default_rng(42)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    kind = _smooth(rng, 80)
+    cover = np.where(kind > 0.35, NEEDLELEAF, np.where(kind < -0.35, BROADLEAF, MIXED))
+    fields = (yy > 320) & (xx < 420 + (yy - 320) // 3)
+    cover = np.where(fields, CROP, cover)
+    field_id = (yy // 56) * 31 + (xx // 48)
+    crop_type = rng.integers(0, 3, field_id.max() + 1)[field_id]
+    grass = fields & (_smooth(rng, 40) > 1.0)
+    cover = np.where(grass, GRASS, cover)
+    cover = np.where((yy > 40) & (yy < 120) & (xx > 60) & (xx < 160), BARE, cover)
+    lake = ((yy - 150) / 70.0) ** 2 + ((xx - 330) / 110.0) ** 2 < 1
+    river = np.abs(xx - (480 + 40 * np.sin(yy / 60.0))) < 3
+    cover = np.where(lake | river, WATER, cover).astype(np.uint8)
+    vigour = np.clip(1 + 0.15 * _smooth(rng, 25), 0.6, 1.4)
+    return Landscape(cover, crop_type, vigour)
+
+
+def _season(doy: np.ndarray) -> np.ndarray:
+    """0 in winter, 1 in summer: green-up mid-May, senescence early October."""
+    return 1 / (1 + np.exp(-(doy - 135) / 9.0)) / (1 + np.exp((doy - 278) / 11.0))
+
+
+def lai_curve(land: Landscape, doy: np.ndarray) -> np.ndarray:
+    """Noise-free LAI of every pixel on (1-based) day of year ``doy``."""
+    g = _season(doy)
+    early = 5.0 * np.exp(-(((doy - 190) / 26.0) ** 2))
+    late = 5.5 * np.exp(-(((doy - 218) / 24.0) ** 2))
+    crop = np.choose(land.crop_type, [early, late, np.zeros_like(doy)])
+    by_cover = {
+        NEEDLELEAF: 2.2 + 0.9 * g,
+        BROADLEAF: 0.4 + 4.6 * g,
+        MIXED: 1.2 + 3.2 * g,
+        GRASS: 0.3 + 2.2 * g,
+        CROP: crop,
+    }
+    lai = np.zeros(doy.shape)
+    for cls, curve in by_cover.items():
+        lai = np.where(land.cover == cls, curve, lai)
+    return lai * land.vigour
+
+
+def _dn(value: np.ndarray, scale: float) -> np.ndarray:
+    """Clamp at 0, scale and saturate at 255, as LEAF stores estimates."""
+    return np.clip(np.round(np.maximum(value, 0) / scale), 0, 255).astype(np.uint8)
+
+
+def month_layers(year: int, month: int) -> dict[str, np.ndarray]:
+    """Every layer of one month over the whole demo square, as LEAF would export it."""
+    land = landscape()
+    rng = np.random.default_rng(year * 100 + month)
+    first = dt.date(year, month, 1).timetuple().tm_yday
+    ndays = calendar.monthrange(year, month)[1]
+    s2_days = first + np.arange(2, ndays, 5)
+    ls_days = first + np.arange(6, ndays, 8)
+    s2_cloud = _smooth(rng, 60) > (0.9 if month in (6, 7, 8) else 0.5)
+    ls_cloud = _smooth(rng, 50) > 0.3
+    pick = _smooth(rng, 30)
+    s2_doy = s2_days[np.clip(((pick + 2) / 4 * len(s2_days)).astype(int), 0, len(s2_days) - 1)]
+    ls_doy = ls_days[np.clip(((pick + 2) / 4 * len(ls_days)).astype(int), 0, len(ls_days) - 1)]
+    landsat = s2_cloud & ~ls_cloud
+    sensor = np.where(landsat, 8 + (month % 2), SENTINEL2)
+    doy = np.where(landsat, ls_doy, s2_doy)
+    snow_frac = {12: 0.5, 1: 0.85, 2: 0.85, 3: 0.5, 11: 0.2}.get(month, 0.0)
+    snow = _smooth(rng, 45) < (np.quantile(_smooth(rng, 45), snow_frac) if snow_frac else -99)
+    unobserved = (_smooth(rng, 70) > 1.6) & (month in (12, 1))
+    water = land.cover == WATER
+    invalid = (s2_cloud & ls_cloud) | snow | water
+    domain = (rng.random((SIZE, SIZE)) < 0.015) | (
+        (land.cover == BARE) & (rng.random((SIZE, SIZE)) < 0.3)
+    )
+
+    raw_lai = lai_curve(land, doy.astype(float)) + rng.normal(0, 0.12, (SIZE, SIZE)) * (
+        land.cover != BARE
+    )
+    raw_lai = np.where(land.crop_type == 2, raw_lai * (land.cover != CROP), raw_lai)
+    lai = np.clip(raw_lai, 0, None)
+    raw = {
+        "LAI": raw_lai,
+        "fCOVER": 1 - np.exp(-0.5 * lai) + rng.normal(0, 0.01, lai.shape),
+        "fAPAR": 0.94 * (1 - np.exp(-0.7 * lai)) + rng.normal(0, 0.01, lai.shape),
+    }
+    fcover = np.clip(raw["fCOVER"], 0, 1)
+    soil = np.where(land.cover == BARE, 0.27, 0.17)
+    leaf = np.where(land.cover == NEEDLELEAF, 0.09, 0.16)
+    raw["Albedo"] = soil * (1 - fcover) + leaf * fcover + rng.normal(0, 0.004, lai.shape)
+    valid_range = {"LAI": 15.0, "fCOVER": 1.0, "fAPAR": 1.0, "Albedo": 1.0}
+    errors = {
+        "LAI": 0.2 + 0.18 * lai,
+        "fCOVER": 0.04 + 0.06 * fcover,
+        "fAPAR": 0.03 + 0.05 * np.clip(raw["fAPAR"], 0, 1),
+        "Albedo": 0.01 + 0.03 * np.clip(raw["Albedo"], 0, 1),
+    }
+    scale = {"LAI": 1 / 20, "fCOVER": 1 / 200, "fAPAR": 1 / 200, "Albedo": 1 / 200}
+
+    no_data = invalid | unobserved
+    out: dict[str, np.ndarray] = {}
+    for p in PRODUCTS:
+        out_of_range = (raw[p] < 0) | (raw[p] > valid_range[p])
+        qc = encode(np.where(unobserved, 0, sensor), domain, out_of_range, invalid)
+        out[f"{p}_QC"] = np.where(unobserved, 0, qc).astype(np.uint8)
+        out[p] = np.where(no_data, 0, _dn(raw[p], scale[p]))
+        out[f"error{p}"] = np.where(no_data, 0, _dn(errors[p], scale[p]))
+    out["Date"] = np.where(no_data, 0, doy - 1).astype(np.uint16)
+    return out
+
+
+def _write(path: Path, data: np.ndarray, col0: int, row0: int = 0) -> Path:
+    transform = from_origin(X_MIN + col0 * RES, Y_MAX - row0 * RES, RES, RES)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype=data.dtype,
+        crs="EPSG:3979",
+        transform=transform,
+        compress="deflate",
+    ) as dst:
+        dst.write(data, 1)
+    return path
+
+
+def write_month(folder: Path, year: int, month: int) -> list[Path]:
+    """Write one month's exports (13 layers per tile) into ``folder``; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mon = calendar.month_abbr[month]
+    written = []
+    for name, layer in month_layers(year, month).items():
+        for tile, (c0, c1) in TILES.items():
+            data = layer[:, c0:c1]
+            stem = f"{tile}_{year}_{mon}_{name}_20m"
+            if (tile, year, month, name) == SPLIT_LAYER:
+                half = SIZE // 2
+                for r0 in (0, half):
+                    piece = f"{stem}-{r0:010d}-0000000000.tif"
+                    written.append(_write(folder / piece, data[r0 : r0 + half], c0, r0))
+            else:
+                written.append(_write(folder / f"{stem}.tif", data, c0))
+    return written
+
+
+def write_partition(folder: Path, year: int) -> list[Path]:
+    """Write the yearly land-cover Partition of each tile."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cover = landscape().cover
+    return [
+        _write(folder / f"{tile}_{year}_Partition_20m.tif", cover[:, c0:c1], c0)
+        for tile, (c0, c1) in TILES.items()
+    ]
+
+
+def make_exports(folder: Path, months: Sequence[tuple[int, int]] = DEMO_MONTHS) -> Path:
+    """Write the demo's LEAF exports for ``months`` (12 of 2023 by default) into ``folder``."""
+    folder = Path(folder)
+    for year in sorted({y for y, _ in months}):
+        write_partition(folder, year)
+    for year, month in months:
+        write_month(folder, year, month)
+    return folder

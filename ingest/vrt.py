@@ -1,0 +1,118 @@
+"""VRT XML written by hand, byte for byte the same on every run (so unchanged files stay unchanged).
+
+Two uses: the source of a COG (split pieces stitched, scale/offset/description set,
+a mask band computed from QC through a lookup table) and the mosaic of a date and
+layer (tile COGs by relative path, so it opens locally and over /vsicurl/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from xml.sax.saxutils import escape
+
+import numpy as np
+from rasterio.crs import CRS
+
+from leafcube.catalogue.models import LayerSpec
+from leafcube.catalogue.qc import has_data
+
+_GDAL_TYPES = {
+    "uint8": "Byte",
+    "uint16": "UInt16",
+    "int16": "Int16",
+    "uint32": "UInt32",
+    "int32": "Int32",
+    "float32": "Float32",
+}
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A source raster band placed at a pixel offset of the VRT's grid."""
+
+    path: str
+    width: int
+    height: int
+    col: int
+    row: int
+    relative: bool = False
+    band: str = "1"
+
+
+@cache
+def srs_wkt(crs: str) -> str:
+    """The WKT of a CRS such as ``EPSG:3979``."""
+    return CRS.from_user_input(crs).to_wkt()
+
+
+@cache
+def qc_lut() -> str:
+    """A VRT ``<LUT>`` mapping every QC byte to 255 where it has data, else 0."""
+    values = np.arange(256, dtype=np.uint8)
+    out = np.where(has_data(values), 255, 0)
+    return ",".join(f"{v}:{o}" for v, o in zip(values.tolist(), out.tolist(), strict=True))
+
+
+def _sources(items: Iterable[Placed], dtype: str, lut: str | None = None) -> str:
+    tag = "ComplexSource" if lut else "SimpleSource"
+    parts = []
+    for s in items:
+        rel = ' relativeToVRT="1"' if s.relative else ' relativeToVRT="0"'
+        parts.append(
+            f"    <{tag}>\n"
+            f"      <SourceFilename{rel}>{escape(s.path)}</SourceFilename>\n"
+            f"      <SourceBand>{s.band}</SourceBand>\n"
+            f'      <SourceProperties RasterXSize="{s.width}" RasterYSize="{s.height}" '
+            f'DataType="{dtype}" BlockXSize="512" BlockYSize="512"/>\n'
+            f'      <SrcRect xOff="0" yOff="0" xSize="{s.width}" ySize="{s.height}"/>\n'
+            f'      <DstRect xOff="{s.col}" yOff="{s.row}" xSize="{s.width}" ySize="{s.height}"/>\n'
+            + (f"      <LUT>{lut}</LUT>\n" if lut else "")
+            + f"    </{tag}>\n"
+        )
+    return "".join(parts)
+
+
+def vrt_xml(
+    spec: LayerSpec,
+    crs: str,
+    transform: Sequence[float],
+    shape: tuple[int, int],
+    sources: Sequence[Placed],
+    mask: Sequence[Placed] = (),
+    mask_from_qc: bool = False,
+) -> str:
+    """A one-band VRT of ``sources`` carrying the layer's metadata and an optional mask band.
+
+    ``transform`` is GDAL's geotransform order (x0, dx, 0, y0, 0, dy). With
+    ``mask_from_qc`` the mask sources are QC bands turned into 0/255 by :func:`qc_lut`;
+    otherwise they are mask bands (``mask,1``) of already masked files.
+    """
+    height, width = shape
+    gdal_type = _GDAL_TYPES[spec.dtype]
+    gt = ", ".join(repr(float(v)) for v in transform)
+    nodata = f"    <NoDataValue>{spec.nodata:g}</NoDataValue>\n" if spec.nodata is not None else ""
+    xml = (
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">\n'
+        f"  <SRS>{escape(srs_wkt(crs))}</SRS>\n"
+        f"  <GeoTransform>{gt}</GeoTransform>\n"
+        f'  <VRTRasterBand dataType="{gdal_type}" band="1">\n'
+        f"    <Description>{escape(spec.name)}</Description>\n"
+        f"{nodata}"
+        f"    <UnitType>{escape(spec.unit)}</UnitType>\n"
+        f"    <Offset>{spec.offset!r}</Offset>\n"
+        f"    <Scale>{spec.scale!r}</Scale>\n"
+        f"{_sources(sources, gdal_type)}"
+        f"  </VRTRasterBand>\n"
+    )
+    if mask:
+        lut = qc_lut() if mask_from_qc else None
+        xml += (
+            "  <MaskBand>\n"
+            '    <VRTRasterBand dataType="Byte">\n'
+            f"{_sources(mask, 'Byte', lut)}"
+            "    </VRTRasterBand>\n"
+            "  </MaskBand>\n"
+        )
+    return xml + "</VRTDataset>\n"
