@@ -2,7 +2,16 @@
 server (subsets, time series) and the client's static and local modes, so every
 mode returns identical arrays."""
 
-from .grid import RoiGrid, roi_grid
-from .read import CubeFiles, LayerRead, read_layer, read_many
+from .grid import GridTooLarge, RoiGrid, roi_grid
+from .read import CubeFiles, LayerRead, open_cached, read_layer, read_many
 
-__all__ = ["CubeFiles", "LayerRead", "RoiGrid", "read_layer", "read_many", "roi_grid"]
+__all__ = [
+    "CubeFiles",
+    "GridTooLarge",
+    "LayerRead",
+    "RoiGrid",
+    "open_cached",
+    "read_layer",
+    "read_many",
+    "roi_grid",
+]

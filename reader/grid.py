@@ -40,12 +40,28 @@ class RoiGrid:
         return self.width * self.height
 
 
-def roi_grid(coll: Collection, geom: BaseGeometry, crs: str = WGS84) -> RoiGrid:
+class GridTooLarge(ROIError):
+    """An ROI whose grid has more pixels than the caller allows."""
+
+    def __init__(self, width: int, height: int, max_pixels: int):
+        super().__init__(
+            f"the ROI covers {width} x {height} pixels; at most {max_pixels} are allowed"
+        )
+        self.width, self.height, self.max_pixels = width, height, max_pixels
+
+
+def roi_grid(
+    coll: Collection, geom: BaseGeometry, crs: str = WGS84, max_pixels: int | None = None
+) -> RoiGrid:
     """Snap ``geom`` (in ``crs``) to ``coll``'s pixel grid.
 
-    Raises ROIError when the ROI does not overlap the collection's extent.
+    Raises ROIError when the ROI does not overlap the collection's extent or cannot be
+    placed on its grid, and :class:`GridTooLarge` (before allocating anything) when it
+    covers more than ``max_pixels`` pixels.
     """
     native = reproject(geom, crs, coll.crs)
+    if not np.isfinite(native.bounds).all():
+        raise ROIError(f"the ROI cannot be projected to the collection's CRS {coll.crs}")
     res = coll.resolution
     bounds = snap_bounds(native.bounds, coll.origin, res)
     if bounds[0] == bounds[2]:
@@ -59,6 +75,8 @@ def roi_grid(coll: Collection, geom: BaseGeometry, crs: str = WGS84) -> RoiGrid:
         )
     width = round((bounds[2] - bounds[0]) / res)
     height = round((bounds[3] - bounds[1]) / res)
+    if max_pixels is not None and width * height > max_pixels:
+        raise GridTooLarge(width, height, max_pixels)
     transform = Affine(res, 0.0, bounds[0], 0.0, -res, bounds[3])
     if has_area(native):
         outside = geometry_mask([native], (height, width), transform, all_touched=False)

@@ -70,19 +70,26 @@ class _DatasetCache(threading.local):
     size = 32
 
     def __init__(self) -> None:
-        self.items: OrderedDict[str, rasterio.DatasetReader] = OrderedDict()
+        self.items: OrderedDict[tuple[str, int | None], rasterio.DatasetReader] = OrderedDict()
 
-    def get(self, path: str) -> rasterio.DatasetReader:
-        ds = self.items.pop(path, None)
+    def get(self, path: str, overview_level: int | None = None) -> rasterio.DatasetReader:
+        key = (path, overview_level)
+        ds = self.items.pop(key, None)
         if ds is None or ds.closed:
-            ds = rasterio.open(path)
-        self.items[path] = ds
+            ds = rasterio.open(path, overview_level=overview_level)
+        self.items[key] = ds
         while len(self.items) > self.size:
             self.items.popitem(last=False)[1].close()
         return ds
 
 
 _cache = _DatasetCache()
+
+
+def open_cached(path: str, overview_level: int | None = None) -> rasterio.DatasetReader:
+    """An open dataset (one of its overviews when ``overview_level`` is set) from this
+    thread's cache; callers must not close it."""
+    return _cache.get(path, overview_level)
 
 
 def _read_dn(

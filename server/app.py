@@ -1,0 +1,59 @@
+"""The FastAPI app: API routers first, then the static mirror of the cube folder."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import FastAPI, Path, Request
+from starlette.responses import Response
+
+from . import errors, routes_catalogue, routes_data, routes_tiles, static
+from .config import Settings
+from .cube import Cube
+from .responses import JSONResponse
+
+DESCRIPTION = """\
+An open, stateless HTTP data cube for Canada's LEAF vegetation products.
+
+Every file of the cube folder is served at its relative path (byte ranges, ETags,
+conditional requests), so GDAL, QGIS and any HTTP client read the COGs directly;
+the `/api` endpoints add tiles, WMTS with a time dimension, ROI subsets and time series.
+Every error is JSON with a `detail` that says what to change.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app for one cube folder (from ``LEAFCUBE_CUBE_DIR`` when ``settings`` is None)."""
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="leafcube",
+        version="0.1.0",
+        description=DESCRIPTION,
+        default_response_class=JSONResponse,
+    )
+    app.state.settings = settings
+    app.state.cube = Cube(settings.cube_dir)
+    errors.install(app)
+    app.include_router(routes_catalogue.router)
+    app.include_router(routes_tiles.router)
+    app.include_router(routes_data.router)
+
+    @app.api_route(
+        "/{path:path}",
+        methods=["GET", "HEAD"],
+        tags=["static"],
+        summary="Any file of the cube folder, as a plain web server serves it",
+        description=(
+            "RFC 9110 byte ranges (single, suffix, multiple as multipart/byteranges, 416), "
+            "If-Range, strong ETag, Last-Modified, 304 on If-None-Match/If-Modified-Since. "
+            "Hidden paths and anything outside the folder answer 404."
+        ),
+        response_class=Response,
+        responses={200: {"content": {"application/octet-stream": {}}}, 404: {}},
+    )
+    async def files(
+        request: Request, path: Annotated[str, Path(description="a path inside the cube")]
+    ) -> Response:
+        return static.serve_file(request, app.state.cube.root, path)
+
+    return app

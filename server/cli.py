@@ -1,0 +1,86 @@
+"""``leafcube serve CUBE_DIR``: run the app under granian (h2c + HTTP/1.1, or h2 over TLS)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from pathlib import Path
+
+from .config import DEFAULT_MAX_REQUEST_MB, Settings
+
+APP = "leafcube.server.app:create_app"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``leafcube serve``."""
+    p = subparsers.add_parser(
+        "serve",
+        help="serve a cube over HTTP/2",
+        description=(
+            "Serve a cube folder: its files (byte ranges), tiles, WMTS, subsets and time "
+            "series. HTTP/2 (prior knowledge) and HTTP/1.1 share the plain port; with "
+            "--certfile/--keyfile it serves h2 over TLS (ALPN) instead."
+        ),
+    )
+    p.add_argument("cube", type=Path, metavar="CUBE_DIR", help="folder made by `leafcube ingest`")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--certfile", type=Path, help="TLS certificate (PEM) for https and h2")
+    p.add_argument("--keyfile", type=Path, help="TLS private key (PEM)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--max-request-mb",
+        type=float,
+        default=DEFAULT_MAX_REQUEST_MB,
+        help=f"pixel budget of one subset or time series, MB of float32 "
+        f"(default {DEFAULT_MAX_REQUEST_MB:g}, Earth Engine's)",
+    )
+    p.set_defaults(run=run)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not args.cube.is_dir():
+        raise FileNotFoundError(f"{args.cube} is not a folder (make one with `leafcube ingest`)")
+    if (args.certfile is None) != (args.keyfile is None):
+        raise ValueError("give both --certfile and --keyfile, or neither")
+    for f in (args.certfile, args.keyfile):
+        if f is not None and not f.is_file():
+            raise FileNotFoundError(f"{f} does not exist")
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if not 0 < args.port < 65536:
+        raise ValueError("--port must be 1-65535")
+    if args.max_request_mb <= 0:
+        raise ValueError("--max-request-mb must be positive")
+    try:
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as exc:
+        raise ValueError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the arguments, then serve until interrupted."""
+    _check(args)
+    from granian.constants import HTTPModes, Interfaces
+    from granian.server import Server
+
+    settings = Settings(args.cube.resolve(), int(args.max_request_mb * 1e6))
+    os.environ.update(settings.to_env())
+    tls = args.certfile is not None
+    scheme = "https" if tls else "http"
+    print(f"leafcube: serving {settings.cube_dir} on {scheme}://{args.host}:{args.port}/")
+    Server(
+        APP,
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers,
+        http=HTTPModes.auto,
+        factory=True,
+        ssl_cert=args.certfile.resolve() if tls else None,
+        ssl_key=args.keyfile.resolve() if tls else None,
+        log_level="warning",
+    ).serve()
+    return 0

@@ -1,0 +1,65 @@
+"""Errors as JSON: every bad input gets a 4xx whose ``detail`` says what to change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rasterio.errors
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from leafcube.catalogue import CatalogueError, ROIError
+
+from .responses import JSONResponse
+
+
+class APIError(Exception):
+    """A request the server cannot answer as asked; ``status`` is a 4xx."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
+def _json(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("query", "path", "body", "header"):
+        return f"{parts[0]} parameter {'.'.join(parts[1:]) or '(body)'}"
+    return ".".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into a JSON answer."""
+
+    @app.exception_handler(APIError)
+    async def api_error(_: Request, exc: APIError) -> JSONResponse:
+        return _json(exc.status, exc.detail, exc.headers)
+
+    @app.exception_handler(CatalogueError)
+    @app.exception_handler(ROIError)
+    async def bad_query(_: Request, exc: ValueError) -> JSONResponse:
+        return _json(400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        msgs = [f"{_where(tuple(e.get('loc', ())))}: {e.get('msg')}" for e in exc.errors()]
+        return _json(422, "; ".join(msgs) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _json(exc.status_code, exc.detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(rasterio.errors.RasterioIOError)
+    async def unreadable(_: Request, exc: Exception) -> JSONResponse:
+        return _json(404, f"a file the catalogue lists cannot be read: {exc}")
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return _json(500, f"internal error ({type(exc).__name__}); please report it")

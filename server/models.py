@@ -1,0 +1,112 @@
+"""Pydantic models of the JSON answers (they document the API in OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+QCParam = Literal["data", "valid"]
+
+
+class Link(BaseModel):
+    rel: str
+    href: str
+    type: str | None = None
+    title: str | None = None
+
+
+class LayerOut(BaseModel):
+    """How a layer is stored and displayed: physical value = DN * scale + offset."""
+
+    name: str
+    dtype: str
+    scale: float
+    offset: float
+    unit: str
+    valid_range: tuple[float, float]
+    description: str
+    colormap: str
+    display_range: tuple[float, float]
+    kind: str
+    mask: str
+    qc_layer: str | None = None
+    nodata: float | None = None
+
+
+class DateOut(BaseModel):
+    """One period: its first and last day (inclusive) and the layers it holds."""
+
+    date: str = Field(description="the period's key: its first day, YYYY-MM-DD")
+    start: str
+    end: str
+    layers: list[str]
+    tiles: list[str]
+
+
+class Extent(BaseModel):
+    native: tuple[float, float, float, float] | None
+    wgs84: tuple[float, float, float, float] | None
+
+
+class CollectionSummary(BaseModel):
+    """A collection in the list: its grid, layers and date range."""
+
+    id: str
+    title: str
+    description: str
+    crs: str
+    resolution: float
+    extent: Extent
+    layers: list[str]
+    date_count: int
+    first_date: str | None
+    last_date: str | None
+    links: list[Link]
+
+
+class CollectionDetail(CollectionSummary):
+    """A collection in full: every layer's encoding and every date."""
+
+    origin: tuple[float, float]
+    layer_specs: list[LayerOut]
+    dates: list[DateOut]
+
+
+class CollectionList(BaseModel):
+    collections: list[CollectionSummary]
+    links: list[Link]
+
+
+class Stats(BaseModel):
+    """Per date (same order as ``dates``): statistics of the valid pixels in the ROI."""
+
+    mean: list[float | None]
+    std: list[float | None]
+    min: list[float | None]
+    max: list[float | None]
+    valid: list[int] = Field(description="pixels with data (after the QC filter) in the ROI")
+    total: list[int] = Field(description="pixels of the collection grid in the ROI")
+
+
+class TimeSeries(BaseModel):
+    """Statistics per date and layer, in physical units."""
+
+    collection: str
+    qc: QCParam
+    crs: str
+    pixels: int = Field(description="pixels of the ROI on the collection grid")
+    dates: list[str]
+    layers: dict[str, Stats]
+
+
+class TileJSON(BaseModel):
+    tilejson: str = "3.0.0"
+    name: str
+    description: str
+    tiles: list[str]
+    minzoom: int
+    maxzoom: int
+    bounds: tuple[float, float, float, float]
+    center: tuple[float, float, int]
+    attribution: str = ""

@@ -1,0 +1,101 @@
+"""Catalogue endpoints: the landing page, collections and the GomezEngine view."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from leafcube.catalogue import Collection
+from leafcube.ingest.gomez import gomez_view
+
+from .deps import cube
+from .models import CollectionDetail, CollectionList, CollectionSummary, DateOut, LayerOut, Link
+from .responses import JSONResponse
+from .urls import base_url
+
+router = APIRouter(tags=["catalogue"])
+
+
+def _links(base: str, name: str) -> list[Link]:
+    api = f"{base}/api/collections/{name}"
+    return [
+        Link(rel="self", href=api, type="application/json"),
+        Link(rel="gomez", href=f"{api}/gomez.json", type="application/json"),
+        Link(rel="wmts", href=f"{api}/WMTSCapabilities.xml", type="application/xml"),
+        Link(rel="tilejson", href=f"{api}/tilejson.json", type="application/json"),
+        Link(rel="subset", href=f"{api}/subset", title="ROI subsets (GeoTIFF, NetCDF, npy)"),
+        Link(rel="timeseries", href=f"{api}/timeseries", type="application/json"),
+    ]
+
+
+def summary(coll: Collection, base: str) -> CollectionSummary:
+    dates = sorted(coll.dates)
+    return CollectionSummary(
+        id=coll.name,
+        title=coll.title,
+        description=coll.description,
+        crs=coll.crs,
+        resolution=coll.resolution,
+        extent={"native": coll.extent, "wgs84": coll.extent_wgs84},
+        layers=list(coll.layers),
+        date_count=len(dates),
+        first_date=dates[0] if dates else None,
+        last_date=dates[-1] if dates else None,
+        links=_links(base, coll.name),
+    )
+
+
+@router.get("/", summary="Landing page: where the catalogue, API and docs are")
+def landing(request: Request) -> dict[str, list[Link]]:
+    base = base_url(request)
+    return {
+        "links": [
+            Link(rel="catalogue", href=f"{base}/catalogue.json", type="application/json"),
+            Link(rel="stac", href=f"{base}/stac/catalog.json", type="application/json"),
+            Link(rel="data", href=f"{base}/api/collections", type="application/json"),
+            Link(rel="service-desc", href=f"{base}/openapi.json", type="application/json"),
+            Link(rel="service-doc", href=f"{base}/docs", type="text/html"),
+        ]
+    }
+
+
+@router.get("/api/collections", summary="Every collection, with its layers and date range")
+def collections(request: Request) -> CollectionList:
+    base = base_url(request)
+    cat = cube(request).catalogue()
+    return CollectionList(
+        collections=[summary(cat.collections[k], base) for k in sorted(cat.collections)],
+        links=[Link(rel="self", href=f"{base}/api/collections", type="application/json")],
+    )
+
+
+@router.get(
+    "/api/collections/{collection}", summary="One collection: layer encodings, dates, extents"
+)
+def collection(request: Request, collection: str) -> CollectionDetail:
+    coll = cube(request).collection(collection)
+    base = summary(coll, base_url(request))
+    return CollectionDetail(
+        **base.model_dump(),
+        origin=coll.origin,
+        layer_specs=[LayerOut(name=n, **s.to_dict()) for n, s in coll.layers.items()],
+        dates=[
+            DateOut(
+                date=e.key,
+                start=e.start.isoformat(),
+                end=e.end.isoformat(),
+                layers=[n for n in coll.layers if n in e.layers],
+                tiles=sorted({t for f in e.layers.values() for t in f.tiles}),
+            )
+            for e in coll.sorted_dates()
+        ],
+    )
+
+
+@router.get(
+    "/api/collections/{collection}/gomez.json",
+    summary="GomezEngine view: {date: [mosaic VRT URL per layer, in fixed order]}",
+    response_model=dict[str, list[str]],
+)
+def gomez(request: Request, collection: str) -> JSONResponse:
+    coll = cube(request).collection(collection)
+    return JSONResponse(gomez_view(coll, base_url(request) + "/"))

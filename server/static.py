@@ -1,0 +1,186 @@
+"""The static mirror: every file of the cube folder at its relative path, as a plain web
+server would serve it (RFC 9110 ranges, validators and conditional requests).
+
+Only regular files inside the folder are reachable: dot-segments, hidden names (the
+private ``.leafcube/``), and symlinks that lead out of the folder all answer 404.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from .ranges import Unsatisfiable, parse_range
+
+COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+_TYPES = {
+    ".tif": COG_TYPE,
+    ".tiff": COG_TYPE,
+    ".vrt": "application/xml",
+    ".json": "application/json",
+    ".geojson": "application/geo+json",
+    ".nc": "application/x-netcdf",
+}
+#: JSON views change on every ingest: revalidate (cheap with ETag); data files rarely do.
+CACHE_JSON = "public, max-age=60, must-revalidate"
+CACHE_DATA = "public, max-age=604800"
+#: Bodies up to this size are read at once; larger ones are streamed in chunks.
+CHUNK = 1 << 20
+
+_NOT_FOUND = Response(status_code=404, media_type="application/json")
+
+
+def resolve(root: Path, url_path: str) -> tuple[Path, os.stat_result] | None:
+    """The regular file inside ``root`` that ``url_path`` names, or None."""
+    parts = url_path.split("/")
+    if any(p.startswith(".") or "\\" in p or "\x00" in p for p in parts if p):
+        return None
+    parts = [p for p in parts if p]
+    if not parts:
+        return None
+    real = os.path.realpath(root.joinpath(*parts))
+    if not real.startswith(str(root) + os.sep):
+        return None
+    try:
+        st = os.stat(real)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return Path(real), st
+
+
+def content_type(path: Path) -> str:
+    """The media type a plain web server would send for ``path``."""
+    known = _TYPES.get(path.suffix.lower())
+    if known:
+        return known
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed or "application/octet-stream"
+
+
+def _etag(st: os.stat_result) -> str:
+    return f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
+
+
+def _tags(header: str) -> list[str]:
+    return [t.strip().removeprefix("W/") for t in header.split(",") if t.strip()]
+
+
+def _not_modified(request: Request, etag: str, mtime: int) -> bool:
+    """RFC 9110 §13.1.2-3: If-None-Match wins; If-Modified-Since only without it."""
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        tags = _tags(inm)
+        return "*" in tags or etag in tags
+    ims = request.headers.get("if-modified-since")
+    if ims is None:
+        return False
+    try:
+        return mtime <= int(parsedate_to_datetime(ims).timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False
+
+
+def _range_applies(request: Request, etag: str, last_modified: str) -> bool:
+    """If-Range: ranges apply only while the representation is unchanged (strong match)."""
+    cond = request.headers.get("if-range")
+    if cond is None:
+        return True
+    cond = cond.strip()
+    if cond.startswith('"'):
+        return cond == etag
+    return cond == last_modified
+
+
+def _read(path: Path, first: int, length: int) -> bytes:
+    with open(path, "rb") as fh:
+        return os.pread(fh.fileno(), length, first)
+
+
+def _stream(path: Path, first: int, length: int) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        pos, end = first, first + length
+        while pos < end:
+            data = os.pread(fh.fileno(), min(CHUNK, end - pos), pos)
+            if not data:
+                return
+            pos += len(data)
+            yield data
+
+
+def _body(path: Path, first: int, length: int, headers: dict[str, str], status: int) -> Response:
+    headers["content-length"] = str(length)
+    if length <= CHUNK:
+        return Response(_read(path, first, length), status_code=status, headers=headers)
+    return StreamingResponse(_stream(path, first, length), status_code=status, headers=headers)
+
+
+def serve_file(request: Request, root: Path, url_path: str) -> Response:
+    """Answer a GET or HEAD for ``url_path`` exactly as a range-capable web server would."""
+    found = resolve(root, url_path)
+    if found is None:
+        return _NOT_FOUND
+    path, st = found
+    size = st.st_size
+    etag = _etag(st)
+    last_modified = formatdate(st.st_mtime, usegmt=True)
+    ctype = content_type(path)
+    headers = {
+        "accept-ranges": "bytes",
+        "etag": etag,
+        "last-modified": last_modified,
+        "cache-control": CACHE_JSON if path.suffix == ".json" else CACHE_DATA,
+    }
+    if _not_modified(request, etag, int(st.st_mtime)):
+        return Response(status_code=304, headers=headers)
+    head = request.method == "HEAD"
+    header = request.headers.get("range")
+    ranges = None
+    if header is not None and not head and _range_applies(request, etag, last_modified):
+        try:
+            ranges = parse_range(header, size)
+        except Unsatisfiable:
+            headers["content-range"] = f"bytes */{size}"
+            return Response(status_code=416, headers=headers)
+    if head:
+        headers["content-type"] = ctype
+        headers["content-length"] = str(size)
+        return Response(status_code=200, headers=headers)
+    if ranges is None:
+        headers["content-type"] = ctype
+        return _body(path, 0, size, headers, 200)
+    if len(ranges) == 1:
+        first, last = ranges[0]
+        headers["content-type"] = ctype
+        headers["content-range"] = f"bytes {first}-{last}/{size}"
+        return _body(path, first, last - first + 1, headers, 206)
+    return _multipart(path, size, ctype, ranges, headers)
+
+
+def _multipart(
+    path: Path, size: int, ctype: str, ranges: list[tuple[int, int]], headers: dict[str, str]
+) -> Response:
+    """A ``multipart/byteranges`` answer (RFC 9110 §14.6) for several ranges."""
+    boundary = secrets.token_hex(16)
+    parts: list[bytes] = []
+    with open(path, "rb") as fh:
+        for first, last in ranges:
+            parts.append(
+                f"\r\n--{boundary}\r\ncontent-type: {ctype}\r\n"
+                f"content-range: bytes {first}-{last}/{size}\r\n\r\n".encode()
+            )
+            parts.append(os.pread(fh.fileno(), last - first + 1, first))
+    parts.append(f"\r\n--{boundary}--\r\n".encode())
+    body = b"".join(parts)
+    headers["content-type"] = f"multipart/byteranges; boundary={boundary}"
+    headers["content-length"] = str(len(body))
+    return Response(body, status_code=206, headers=headers)
