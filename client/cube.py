@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from leafcube.catalogue import Collection, DateEntry, query
 from leafcube.catalogue.qc import QCFilter
-from leafcube.catalogue.roi import WGS84, ROILike, bbox_geometry
+from leafcube.catalogue.roi import WGS84, ROILike, bbox_geometry, reproject
 from leafcube.reader import CubeFiles, RoiGrid, read_layer, roi_grid
 
 from . import wire
@@ -153,7 +153,12 @@ class Cube:
                 f"no dates of {coll.name!r} between {start or 'the start'} and "
                 f"{end or 'the end'}; it holds {span}"
             )
-        geom = roi if isinstance(roi, BaseGeometry) else bbox_geometry(roi)
+        if isinstance(roi, BaseGeometry):
+            # one lon/lat polygon for every mode: the server takes GeoJSON in lon/lat only
+            roi, roi_crs = reproject(roi, roi_crs, WGS84), WGS84
+            geom = roi
+        else:
+            geom = bbox_geometry(roi)  # a bbox travels exactly, in its own CRS
         grid = roi_grid(coll, geom, roi_crs)
         hits = any(query.tiles_in(e, n, grid.bounds) for e in entries for n in names)
         if not hits or not grid.inside.any():
@@ -234,7 +239,7 @@ class Cube:
                 )
                 try:
                     response = await fetcher.request(**request)
-                    got = wire.decode_subset(response, keys, plan.grid)
+                    got = wire.decode_subset(response, layer, keys, plan.grid)
                 except ClientError as exc:
                     raise ExtractError(layer, keys, str(exc)) from None
                 except Exception as exc:  # transport errors that survived retries

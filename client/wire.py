@@ -1,7 +1,8 @@
 """The leafcube server's subset and time-series endpoints, as the client speaks them.
 
-A subset asked with ``format=npy`` comes back as one ``.npy`` float32 stack
-``(time, y, x)`` with NaN where masked, the dates in the ``X-Dates`` header.
+A subset asked with ``format=npy`` comes back as one ``.npy`` float32 array
+``(layer, time, y, x)``, NaN where masked, its georeferencing in ``X-Leafcube-*``
+headers. A time series is JSON with one list per statistic, following ``dates``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import pandas as pd
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from leafcube.catalogue.roi import WGS84, reproject
 from leafcube.reader import RoiGrid
 
 from .errors import ClientError
@@ -41,8 +41,7 @@ def _roi_params(plan: Plan) -> tuple[dict[str, str], Any]:
     if not isinstance(plan.roi, BaseGeometry):
         bbox: Sequence[float] = plan.roi
         return {"bbox": ",".join(repr(float(v)) for v in bbox), "bbox-crs": plan.roi_crs}, None
-    geom = reproject(plan.roi, plan.roi_crs, WGS84)
-    return {}, {"type": "Feature", "properties": {}, "geometry": mapping(geom)}
+    return {}, {"type": "Feature", "properties": {}, "geometry": mapping(plan.roi)}
 
 
 def subset_request(
@@ -64,20 +63,25 @@ def subset_request(
 
 
 def decode_subset(
-    response: httpx.Response, keys: list[str], grid: RoiGrid
+    response: httpx.Response, layer: str, keys: list[str], grid: RoiGrid
 ) -> dict[str, np.ma.MaskedArray]:
-    """``{date: masked array}`` from a ``format=npy`` subset answer, checked against the plan."""
+    """``{date: masked array}`` from a ``format=npy`` subset, checked against the plan."""
     try:
         stack = np.load(io.BytesIO(response.content), allow_pickle=False)
     except ValueError as exc:
         raise ClientError(f"the server's subset is not a .npy array: {exc}") from None
-    dates = [d for d in response.headers.get("x-dates", "").split(",") if d]
-    if dates and dates != keys:
-        raise ClientError(f"the server sent dates {dates}, expected {keys}")
-    expected = (len(keys), *grid.shape)
-    if stack.shape != expected:
-        raise ClientError(f"the server sent an array of shape {stack.shape}, expected {expected}")
-    stack = stack.astype(np.float32, copy=False)
+    h = response.headers
+    dates = [d for d in h.get("x-leafcube-dates", "").split(",") if d]
+    if dates != keys or h.get("x-leafcube-layers") != layer:
+        raise ClientError(f"the server sent {h.get('x-leafcube-layers')} on {dates}")
+    t = grid.transform
+    expected = ",".join(repr(v) for v in (t.a, t.b, t.c, t.d, t.e, t.f))
+    if h.get("x-leafcube-transform") != expected or stack.shape != (1, len(keys), *grid.shape):
+        raise ClientError(
+            f"the server's grid {h.get('x-leafcube-transform')} {stack.shape} differs from "
+            f"the ROI's {expected} {(1, len(keys), *grid.shape)}"
+        )
+    stack = stack[0].astype(np.float32, copy=False)
     return {
         k: np.ma.MaskedArray(stack[i], mask=np.isnan(stack[i]), fill_value=np.float32(np.nan))
         for i, k in enumerate(keys)
@@ -105,17 +109,17 @@ def timeseries_request(
 
 
 def decode_timeseries(response: httpx.Response, layers: list[str]) -> pd.DataFrame:
-    """The server's time series as the client's DataFrame (one row per date and layer)."""
+    """The server's columnar time series as the client's DataFrame (a row per date and layer)."""
     body = orjson.loads(response.content)
-    rows = []
-    for item in body["dates"]:
-        for layer in layers:
-            stats = item["layers"][layer]
-            rows.append(
-                {
-                    "date": pd.Timestamp(item["date"]),
-                    "layer": layer,
-                    **{c: float("nan") if stats[c] is None else stats[c] for c in STAT_COLUMNS},
-                }
-            )
-    return pd.DataFrame(rows, columns=["date", "layer", *STAT_COLUMNS])
+    dates = [pd.Timestamp(d) for d in body["dates"]]
+    frames = []
+    for layer in layers:
+        cols = body["layers"][layer]
+        frame = pd.DataFrame({c: cols[c] for c in STAT_COLUMNS})
+        frame.insert(0, "layer", layer)
+        frame.insert(0, "date", dates)
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    stats = ["mean", "std", "min", "max"]
+    out[stats] = out[stats].astype(np.float64)
+    return out
