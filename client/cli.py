@@ -23,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--roi",
         required=True,
-        help="GeoJSON file or URL, GeoJSON text, or a bbox minx,miny,maxx,maxy (lon/lat)",
+        help="GeoJSON file or URL, GeoJSON text, or a bbox in lon/lat: --roi=minx,miny,maxx,maxy",
     )
     p.add_argument("--start", help="first day, YYYY-MM-DD (default: the first date)")
     p.add_argument("--end", help="last day, YYYY-MM-DD (default: the last date)")
