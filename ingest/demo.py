@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.transform import from_origin
+from affine import Affine
 
 from leafcube.catalogue.products import PRODUCTS
 from leafcube.catalogue.qc import encode
@@ -171,7 +171,7 @@ def month_layers(year: int, month: int) -> dict[str, np.ndarray]:
 
 
 def _write(path: Path, data: np.ndarray, col0: int, row0: int = 0) -> Path:
-    transform = from_origin(X_MIN + col0 * RES, Y_MAX - row0 * RES, RES, RES)
+    transform = Affine(RES, 0.0, X_MIN + col0 * RES, 0.0, -RES, Y_MAX - row0 * RES)
     with rasterio.open(
         path,
         "w",

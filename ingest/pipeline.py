@@ -165,6 +165,7 @@ def _record(job: Job, written: Written, fp: str, exp_dates: tuple[dt.date, dt.da
         "key": job.key,
         "tile": job.tile,
         "layer": job.spec.name,
+        "resolution": job.grid.res,
         "start": exp_dates[0].isoformat(),
         "end": exp_dates[1].isoformat(),
         "bbox": list(written.bbox),
@@ -227,9 +228,14 @@ def _apply_ledger(cat: Catalogue, ledger: Ledger) -> None:
     A yearly Partition joins each date of its year in its collection.
     """
     partitions: dict[tuple[str, int], LayerFiles] = {}
+    single_qc = {r["collection"] for r in ledger.records.values() if r["layer"] == "QC"}
     for href, rec in sorted(ledger.records.items()):
         coll = cat.collections.get(rec["collection"])
-        if coll is None or rec["layer"] not in coll.layers:
+        if coll is None:  # a catalogue lost or never saved: the ledger knows the collection
+            name = rec["collection"]
+            coll = _new_collection(name, rec["resolution"], name not in single_qc)
+            cat.collections[coll.name] = coll
+        if rec["layer"] not in coll.layers:
             continue
         tile = TileFile(href, tuple(rec["bbox"]), tuple(rec["shape"]))
         mosaic = mosaic_href(rec["collection"], rec["key"], rec["layer"])

@@ -90,12 +90,12 @@ def _wgs84(bbox: tuple[float, ...]) -> tuple[dict[str, Any], list[float]]:
 def _item(coll: Collection, entry: DateEntry, tile: str) -> dict[str, Any]:
     files = {n: lf.tiles[tile] for n, lf in entry.layers.items() if tile in lf.tiles}
     first = next(iter(files.values()))
-    geometry, bbox = _wgs84(coll_crs_bbox := first.bbox)
+    geometry, bbox = _wgs84(first.bbox)
     grid = _grid(coll, first)
     assets = {}
     for name, tf in files.items():
         asset = {"href": tf.href, **_asset_template(coll.layers[name])}
-        if tf.bbox != coll_crs_bbox or tf.shape != first.shape:
+        if tf.bbox != first.bbox or tf.shape != first.shape:
             asset.update(_grid(coll, tf))
         assets[name] = asset
     return {

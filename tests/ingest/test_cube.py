@@ -1,0 +1,211 @@
+"""What one ingest of the demo exports writes: COGs, masks, mosaics, catalogue and views."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+import rasterio
+from rio_cogeo.cogeo import cog_validate
+
+from leafcube.catalogue import load
+from leafcube.catalogue.products import leaf_layers
+from leafcube.catalogue.qc import has_data
+from leafcube.ingest.demo import SPLIT_LAYER, TILES, month_layers
+from leafcube.ingest.names import parse_name
+
+COLL = "leaf-s2-20m-monthly"
+
+
+def _cogs(cube: Path) -> list[Path]:
+    return sorted(p for p in cube.rglob("*.tif") if ".leafcube" not in p.parts)
+
+
+def test_layout_and_catalogue_valid(demo_cube):
+    cat = load(demo_cube, check=True)  # validates against the JSON Schema
+    coll = cat.collections[COLL]
+    assert list(coll.layers) == list(leaf_layers())
+    assert len(coll.dates) == 12
+    for key, entry in coll.dates.items():
+        assert set(entry.layers) == set(coll.layers)
+        for name, files in entry.layers.items():
+            assert (demo_cube / files.mosaic).is_file()
+            assert set(files.tiles) == set(TILES)
+            for tile, tf in files.tiles.items():
+                if name == "Partition":
+                    assert tf.href == f"{COLL}/partition/2023/{tile}/Partition.tif"
+                else:
+                    assert tf.href == f"{COLL}/{key}/{tile}/{name}.tif"
+                assert (demo_cube / tf.href).is_file()
+    assert cat.views == {"gomez/" + COLL: f"gomez/{COLL}.json", "stac": "stac/catalog.json"}
+    assert coll.extent == (-806000.0, 602925.0, -794000.0, 614925.0)
+
+
+def test_every_cog_is_valid(demo_cube):
+    cogs = _cogs(demo_cube)
+    assert len(cogs) == 12 * 13 * 2 + 2
+    for path in cogs:
+        valid, errors, _ = cog_validate(str(path), strict=True)
+        assert valid, (path, errors)
+    one = cogs[0]
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "rio"), "cogeo", "validate", str(one)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and "is a valid cloud optimized GeoTIFF" in out.stdout
+    with rasterio.open(one) as src:
+        assert src.block_shapes[0] == (512, 512)
+        assert src.overviews(1) == [2]
+        assert src.compression.name in ("zstd", "deflate")
+
+
+def test_decoded_values_equal_source_dn_times_scale(demo_cube, demo_exports):
+    specs = leaf_layers()
+    for src_path in sorted(demo_exports.glob("*.tif")):
+        exp = parse_name(src_path)
+        if exp.piece:
+            continue
+        spec = specs[exp.layer]
+        cog = demo_cube / COLL / exp.key / exp.region / f"{exp.layer}.tif"
+        with rasterio.open(src_path) as s, rasterio.open(cog) as c:
+            dn = s.read(1)
+            assert c.bounds == s.bounds and c.dtypes[0] == spec.dtype
+            assert c.scales[0] == spec.scale and c.offsets[0] == spec.offset
+            assert c.descriptions[0] == exp.layer and c.units[0] == spec.unit
+            decoded = c.read(1) * c.scales[0] + c.offsets[0]
+            np.testing.assert_array_equal(decoded, dn * spec.scale + spec.offset)
+
+
+def test_overviews_average_continuous_and_nearest_bitmask(demo_cube):
+    base = demo_cube / COLL / "2023-07-01" / "tile42"
+    with rasterio.open(base / "LAI_QC.tif") as qc:
+        full, ov = qc.read(1), qc.read(1, out_shape=(300, 150))
+    assert set(np.unique(ov)) <= set(np.unique(full))  # nearest never invents QC codes
+    with rasterio.open(base / "Date.tif") as d:
+        full, ov = d.read(1), d.read(1, out_shape=(300, 150))
+    assert set(np.unique(ov)) <= set(np.unique(full))
+    with rasterio.open(base / "LAI.tif") as lai:
+        full, ov = lai.read(1), lai.read(1, out_shape=(300, 150))
+    assert not np.array_equal(ov, full[::2, ::2])  # averaged, not decimated
+
+
+def test_mask_rule_zero_lai_stays_data_no_data_is_masked(demo_cube):
+    for tile in TILES:
+        base = demo_cube / COLL / "2023-05-01" / tile
+        with rasterio.open(base / "LAI_QC.tif") as q:
+            qc = q.read(1)
+            assert q.mask_flag_enums[0] == [rasterio.enums.MaskFlags.all_valid]
+        with rasterio.open(base / "LAI.tif") as s:
+            lai, mask = s.read(1), s.dataset_mask()
+            assert s.mask_flag_enums[0] == [rasterio.enums.MaskFlags.per_dataset]
+        data = has_data(qc)
+        zero_and_data = (lai == 0) & data
+        assert zero_and_data.sum() > 1000  # bare land and fallow fields: a real zero LAI
+        assert (mask[zero_and_data] == 255).all()
+        assert (mask[~data] == 0).all() and (~data).sum() > 1000
+        assert ((qc & 4) != 0).any()
+        np.testing.assert_array_equal(mask == 255, data)
+        with rasterio.open(base / "Date.tif") as d:
+            np.testing.assert_array_equal(d.dataset_mask() == 255, data)
+    with rasterio.open(demo_cube / COLL / "partition/2023/tile42/Partition.tif") as p:
+        assert p.nodata == 0
+    jan = demo_cube / COLL / "2023-01-01" / "tile42"
+    with rasterio.open(jan / "LAI_QC.tif") as q, rasterio.open(jan / "LAI.tif") as s:
+        qc, mask = q.read(1), s.dataset_mask()
+    assert (qc == 0).any() and (mask[qc == 0] == 0).all()  # never observed: no data
+
+
+def test_mosaic_vrt_joins_tiles_with_their_masks(demo_cube):
+    vrt = demo_cube / COLL / "2023-05-01" / "LAI.vrt"
+    text = vrt.read_text()
+    assert 'relativeToVRT="1">tile42/LAI.tif<' in text and str(demo_cube) not in text
+    with rasterio.open(vrt) as m:
+        assert m.shape == (600, 600) and m.scales[0] == 0.05
+        mosaic, mask = m.read(1), m.dataset_mask()
+    for tile, (c0, c1) in TILES.items():
+        with rasterio.open(vrt.parent / tile / "LAI.tif") as t:
+            np.testing.assert_array_equal(mosaic[:, c0:c1], t.read(1))
+            np.testing.assert_array_equal(mask[:, c0:c1], t.dataset_mask())
+    out = subprocess.run(["gdalinfo", "-checksum", str(vrt)], capture_output=True, text=True)
+    assert out.returncode == 0 and "Mask Flags: PER_DATASET" in out.stdout
+
+
+def test_split_pieces_are_stitched_into_one_layer(demo_cube, demo_exports):
+    tile, year, month, layer = SPLIT_LAYER
+    pieces = sorted(demo_exports.glob(f"{tile}_{year}_Jul_{layer}_20m-*.tif"))
+    assert len(pieces) == 2
+    c0, c1 = TILES[tile]
+    expected = month_layers(year, month)[layer][:, c0:c1]
+    with rasterio.open(demo_cube / COLL / f"{year}-07-01" / tile / f"{layer}.tif") as c:
+        assert c.shape == (600, 300)
+        np.testing.assert_array_equal(c.read(1), expected)
+
+
+def test_gomez_view_shape(demo_cube):
+    view = orjson.loads((demo_cube / "gomez" / f"{COLL}.json").read_bytes())
+    assert list(view) == sorted(view) and len(view) == 12
+    order = list(leaf_layers())
+    for date, urls in view.items():
+        assert len(urls) == len(order)
+        for name, url in zip(order, urls, strict=True):
+            assert url.endswith(f"/{name}.vrt") and not url.startswith("/")
+            assert (demo_cube / url).is_file()
+            assert date in url or name == "Partition"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_stac_is_valid_offline(demo_cube):
+    """stac-validator on core schemas (pystac ships them; the machine is offline)."""
+    from stac_validator.validate import StacValidate
+
+    pystac_schemas = Path(__import__("pystac").__file__).parent / "validation" / "jsonschemas"
+    spec = pystac_schemas / "stac-spec" / "v1.1.0"
+    schema_map = {}
+    for f in spec.glob("*.json"):
+        kind = f.stem if f.stem in ("catalog", "collection") else "item"
+        schema_map[f"https://schemas.stacspec.org/v1.1.0/{kind}-spec/json-schema/{f.name}"] = str(f)
+    for name in ("Feature", "Geometry"):
+        schema_map[f"https://geojson.org/schema/{name}.json"] = str(
+            pystac_schemas / "geojson" / f"{name}.json"
+        )
+    stac = demo_cube / "stac"
+    files = [
+        stac / "catalog.json",
+        stac / COLL / "collection.json",
+        *sorted((stac / COLL / "items").glob("*.json")),
+    ]
+    assert len(files) == 2 + 24
+    for f in files:
+        v = StacValidate(str(f), core=True, schema_map=schema_map)
+        assert v.run(), (f, v.message)
+    fc = StacValidate(
+        str(stac / COLL / "items.json"), core=True, item_collection=True, schema_map=schema_map
+    )
+    fc.validate_item_collection()
+    assert len(fc.message) == 24 and all(m["valid_stac"] for m in fc.message), fc.message
+    # extension fields (their schemas are online only; checked here by hand)
+    item = orjson.loads((stac / COLL / "items" / "2023-08-01_tile43.json").read_bytes())
+    assert item["properties"]["proj:code"] == "EPSG:3979"
+    assert item["properties"]["proj:shape"] == [600, 300]
+    assert item["properties"]["proj:transform"][:6] == [20.0, 0.0, -800000.0, 0.0, -20.0, 614925.0]
+    asset = item["assets"]["LAI"]
+    assert asset["type"] == "image/tiff; application=geotiff; profile=cloud-optimized"
+    assert asset["raster:bands"] == [
+        {"data_type": "uint8", "scale": 0.05, "offset": 0.0, "unit": "m2 m-2"}
+    ]
+    assert item["assets"]["Partition"]["raster:bands"][0]["nodata"] == 0
+    assert (stac / COLL / "items" / asset["href"]).resolve() == (
+        demo_cube / COLL / "2023-08-01" / "tile43" / "LAI.tif"
+    ).resolve()
+    coll = orjson.loads((stac / COLL / "collection.json").read_bytes())
+    assert set(coll["item_assets"]) == set(leaf_layers())
+    assert coll["cube:dimensions"]["time"]["values"][0] == "2023-01-01"
+    fc = orjson.loads((stac / COLL / "items.json").read_bytes())
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 24
+    first = fc["features"][0]["assets"]["LAI"]["href"]
+    assert (stac / COLL / first).is_file()

@@ -1,0 +1,87 @@
+"""Bad input gets one clear line naming the file; the rest of the batch still lands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+
+from leafcube.catalogue import load
+from leafcube.ingest.demo import X_MIN, Y_MAX, write_month
+
+COLL = "leaf-s2-20m-monthly"
+
+
+def _tif(path: Path, dtype="uint8", crs="EPSG:3979", x0=X_MIN, res=20.0, driver="GTiff") -> Path:
+    with rasterio.open(
+        path,
+        "w",
+        driver=driver,
+        width=50,
+        height=40,
+        count=1,
+        dtype=dtype,
+        crs=crs,
+        transform=Affine(res, 0.0, x0, 0.0, -res, Y_MAX),
+    ) as dst:
+        dst.write(np.ones((40, 50), dtype), 1)
+    return path
+
+
+def test_bad_files_fail_one_line_each_and_the_rest_lands(tmp_path, run_ingest):
+    src = tmp_path / "exports"
+    good = write_month(src, 2023, 3)
+    bad = {
+        "tile42_2023_Apr_LAI_QC_20m.tif": "not a readable GeoTIFF",
+        "tile42_2023_Apr_fAPAR_QC_20m.tif": "not a GeoTIFF (GDAL reads it as PNG)",
+        "random_name.tif": "not a LEAF export name",
+        "tile42_2023_May_LAI_QC_20m.tif": "not aligned",
+        "tile42_2023_Jun_LAI_QC_20m.tif": "CRS is EPSG:4326",
+        "tile43_2023_Jul_LAI_QC_20m.tif": "pixel size is 30 x 30 m",
+        "tile42_2023_Aug_LAI_20m.tif": "no LAI_QC layer for 2023-08-01 tile42",
+        "tile42_2023_Sep_Albedo_QC_20m.tif": "Albedo_QC must be uint8, not uint16",
+        "tile44_2023_Mar_LAI_QC_20m.tif": "lies outside tile44",
+        "missing_2023_Mar_LAI_20m.tif": "no such file or folder",
+    }
+    (src / "tile42_2023_Apr_LAI_QC_20m.tif").write_text("this is not a GeoTIFF\n")
+    _tif(src / "tile42_2023_Apr_fAPAR_QC_20m.tif", driver="PNG")
+    _tif(src / "random_name.tif")
+    _tif(src / "tile42_2023_May_LAI_QC_20m.tif", x0=X_MIN + 10)
+    _tif(src / "tile42_2023_Jun_LAI_QC_20m.tif", crs="EPSG:4326", x0=-100.0, res=0.001)
+    _tif(src / "tile43_2023_Jul_LAI_QC_20m.tif", x0=-795_000.0, res=30.0)
+    _tif(src / "tile42_2023_Aug_LAI_20m.tif")
+    _tif(src / "tile42_2023_Sep_Albedo_QC_20m.tif", dtype="uint16")
+    _tif(src / "tile44_2023_Mar_LAI_QC_20m.tif")
+    cube = tmp_path / "cube"
+    out = run_ingest(src, src / "missing_2023_Mar_LAI_20m.tif", "--cube", cube)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    errors = [line for line in out.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == len(bad), out.stderr
+    for name, reason in bad.items():
+        hits = [line for line in errors if f"/{name}:" in line]
+        assert len(hits) == 1 and reason in hits[0], (name, out.stderr)
+    assert f"{len(good)} COG(s) written" in out.stderr and f"{len(bad)} failed" in out.stderr
+    cat = load(cube, check=True)
+    assert list(cat.collections[COLL].dates) == ["2023-03-01"]
+    assert len(cat.collections[COLL].dates["2023-03-01"].layers) == 13
+
+
+def test_explicit_layer_date_tile_ingests_any_name(tmp_path, run_ingest):
+    src = tmp_path / "x"
+    src.mkdir()
+    qc = _tif(src / "quality.tif")
+    lai = _tif(src / "leaf_area.tif")
+    cube = tmp_path / "cube"
+    common = ["--cube", cube, "--date", "2023-04-01", "--tile", "tile42"]
+    assert run_ingest(qc, *common, "--layer", "LAI_QC").returncode == 0
+    out = run_ingest(lai, *common, "--layer", "LAI")
+    assert out.returncode == 0, out.stderr
+    entry = load(cube).collections[COLL].dates["2023-04-01"]
+    assert set(entry.layers) == {"LAI", "LAI_QC"}
+    with rasterio.open(cube / entry.layers["LAI"].tiles["tile42"].href) as s:
+        assert s.read(1).max() == 1 and s.dataset_mask().max() == 0  # QC 1: never observed
+    bad = run_ingest(lai, "--cube", cube, "--layer", "LAI")
+    assert bad.returncode == 2 and "--layer, --date and --tile go together" in bad.stderr

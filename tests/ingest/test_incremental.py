@@ -1,0 +1,117 @@
+"""Incremental, idempotent and crash-safe ingest, with the real ``leafcube`` command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import orjson
+import pytest
+
+from leafcube.catalogue import load
+from leafcube.ingest.demo import make_exports, write_month, write_partition
+
+LEAFCUBE = [sys.executable, "-m", "leafcube.cli.main"]
+COLL = "leaf-s2-20m-monthly"
+
+
+def test_second_ingest_changes_nothing(cube_copy, demo_exports, run_ingest, snapshot):
+    before = snapshot(cube_copy)
+    out = run_ingest(demo_exports, "--cube", cube_copy, "--workers", "2")
+    assert out.returncode == 0, out.stderr
+    assert "0 COG(s) written, 314 unchanged; catalogue unchanged" in out.stderr
+    assert snapshot(cube_copy) == before  # same bytes and same modification times
+
+
+def test_adding_one_month_adds_exactly_that_month(
+    cube_copy, demo_exports, tmp_path, run_ingest, snapshot
+):
+    new = tmp_path / "new"
+    write_month(new, 2024, 1)
+    write_partition(new, 2024)
+    old_cat = load(cube_copy)
+    before = snapshot(cube_copy)
+    out = run_ingest(demo_exports, new, "--cube", cube_copy)
+    assert out.returncode == 0, out.stderr
+    assert "28 COG(s) written, 314 unchanged" in out.stderr
+    after = snapshot(cube_copy)
+    changed = {p for p in after if before.get(p) != after[p]}
+    allowed_changed = {
+        "catalogue.json",
+        ".leafcube/ledger.json",
+        f"gomez/{COLL}.json",
+        f"stac/{COLL}/collection.json",
+        f"stac/{COLL}/items.json",
+    }
+    new_paths = {p for p in changed if p not in before}
+    assert changed - new_paths == allowed_changed
+    assert all(
+        p.startswith(
+            (f"{COLL}/2024-01-01/", f"{COLL}/partition/2024/", f"stac/{COLL}/items/2024-01-01_")
+        )
+        for p in new_paths
+    ), new_paths
+    cat = load(cube_copy)
+    coll, old = cat.collections[COLL], old_cat.collections[COLL]
+    assert sorted(coll.dates) == [*sorted(old.dates), "2024-01-01"]
+    for key, entry in old.dates.items():
+        assert coll.dates[key].to_dict(list(coll.layers)) == entry.to_dict(list(coll.layers))
+    gomez = orjson.loads((cube_copy / "gomez" / f"{COLL}.json").read_bytes())
+    assert "2024-01-01" in gomez and len(gomez) == 13
+
+
+def test_base_url_makes_gomez_urls_absolute_and_is_remembered(cube_copy, demo_exports, run_ingest):
+    out = run_ingest(demo_exports, "--cube", cube_copy, "--base-url", "https://cube.example/leaf/")
+    assert out.returncode == 0, out.stderr
+    view = orjson.loads((cube_copy / "gomez" / f"{COLL}.json").read_bytes())
+    assert view["2023-05-01"][0] == f"https://cube.example/leaf/{COLL}/2023-05-01/LAI.vrt"
+    (cube_copy / "gomez" / f"{COLL}.json").unlink()
+    assert run_ingest(demo_exports, "--cube", cube_copy).returncode == 0
+    again = orjson.loads((cube_copy / "gomez" / f"{COLL}.json").read_bytes())
+    assert again == view
+
+
+@pytest.mark.slow
+def test_kill_9_keeps_the_previous_catalogue_and_a_rerun_completes(tmp_path, run_ingest):
+    exports = make_exports(tmp_path / "exports", [(2023, m) for m in range(1, 6)])
+    first = tmp_path / "first"
+    first.mkdir()
+    for p in exports.glob("*_2023_Jan_*"):
+        shutil.move(p, first / p.name)
+    shutil.move(exports / "tile42_2023_Partition_20m.tif", first)
+    shutil.move(exports / "tile43_2023_Partition_20m.tif", first)
+    cube = tmp_path / "cube"
+    assert run_ingest(first, "--cube", cube).returncode == 0
+    previous = (cube / "catalogue.json").read_bytes()
+
+    killed_while_running = 0
+    for delay in (0.5, 1.5, 3.0):
+        proc = subprocess.Popen(
+            [*LEAFCUBE, "ingest", str(first), str(exports), "--cube", str(cube), "--workers", "2"],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        if proc.poll() is None:
+            killed_while_running += 1
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert (cube / "catalogue.json").read_bytes() == previous
+        cat = load(cube, check=True)
+        for entry in cat.collections[COLL].dates.values():
+            for files in entry.layers.values():
+                assert all((cube / t.href).is_file() for t in files.tiles.values())
+    assert killed_while_running >= 2
+
+    out = run_ingest(first, exports, "--cube", cube)
+    assert out.returncode == 0, out.stderr
+    cat = load(cube, check=True)
+    assert sorted(cat.collections[COLL].dates) == [f"2023-0{m}-01" for m in range(1, 6)]
+    assert not any((cube / ".leafcube" / "tmp").glob("*"))
+    again = run_ingest(first, exports, "--cube", cube)
+    assert "0 COG(s) written" in again.stderr and "catalogue unchanged" in again.stderr
