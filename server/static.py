@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from .ranges import Unsatisfiable, parse_range
+from .responses import JSONResponse
 
 COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 _TYPES = {
@@ -35,7 +36,12 @@ CACHE_DATA = "public, max-age=604800"
 #: Bodies up to this size are read at once; larger ones are streamed in chunks.
 CHUNK = 1 << 20
 
-_NOT_FOUND = Response(status_code=404, media_type="application/json")
+
+def _not_found(request: Request) -> Response:
+    """404, with a JSON body on GET and none on HEAD (GDAL probes side-cars this way)."""
+    if request.method == "HEAD":
+        return Response(status_code=404)
+    return JSONResponse({"detail": "no such file in the cube"}, status_code=404)
 
 
 def resolve(root: Path, url_path: str) -> tuple[Path, os.stat_result] | None:
@@ -128,7 +134,7 @@ def serve_file(request: Request, root: Path, url_path: str) -> Response:
     """Answer a GET or HEAD for ``url_path`` exactly as a range-capable web server would."""
     found = resolve(root, url_path)
     if found is None:
-        return _NOT_FOUND
+        return _not_found(request)
     path, st = found
     size = st.st_size
     etag = _etag(st)

@@ -1,0 +1,67 @@
+"""Catalogue endpoints: collections, the GomezEngine view, proxy headers, JSON errors."""
+
+from __future__ import annotations
+
+from leafcube.catalogue import load
+from leafcube.ingest.gomez import gomez_view
+
+
+def test_collections(h2, served):
+    cat = load(served.cube)
+    body = h2.get("/api/collections").json()
+    assert [c["id"] for c in body["collections"]] == sorted(cat.collections)
+    first = body["collections"][0]
+    coll = cat.collections[first["id"]]
+    assert first["layers"] == list(coll.layers)
+    assert first["date_count"] == len(coll.dates) >= 12
+    assert first["extent"]["native"] == list(coll.extent)
+
+
+def test_collection_detail(h2, served):
+    coll = load(served.cube).collections[served.collection]
+    body = h2.get(f"/api/collections/{served.collection}").json()
+    assert [d["date"] for d in body["dates"]] == sorted(coll.dates)
+    assert {d["tiles"] == ["tile42", "tile43"] for d in body["dates"]} == {True}
+    lai = next(s for s in body["layer_specs"] if s["name"] == "LAI")
+    assert (lai["scale"], lai["colormap"]) == (
+        coll.layers["LAI"].scale,
+        coll.layers["LAI"].colormap,
+    )
+    rels = {link["rel"] for link in body["links"]}
+    assert {"gomez", "wmts", "tilejson", "subset", "timeseries"} <= rels
+
+
+def test_gomez_view_is_absolute(h2, served):
+    coll = load(served.cube).collections[served.collection]
+    body = h2.get(f"/api/collections/{served.collection}/gomez.json").json()
+    assert body == gomez_view(coll, served.url + "/")
+    first_url = next(iter(body.values()))[0]
+    assert h2.get(first_url.removeprefix(served.url)).status_code == 200
+
+
+def test_forwarded_headers(h2, served):
+    headers = {"x-forwarded-proto": "https", "x-forwarded-host": "cube.example.org"}
+    body = h2.get(f"/api/collections/{served.collection}/gomez.json", headers=headers).json()
+    assert next(iter(body.values()))[0].startswith("https://cube.example.org/")
+    forged = {"x-forwarded-host": 'evil"><x', "x-forwarded-proto": "javascript"}
+    body = h2.get(f"/api/collections/{served.collection}/gomez.json", headers=forged).json()
+    assert next(iter(body.values()))[0].startswith(served.url + "/")
+
+
+def test_landing_and_openapi(h2):
+    rels = {link["rel"] for link in h2.get("/").json()["links"]}
+    assert {"catalogue", "data", "service-desc"} <= rels
+    paths = h2.get("/openapi.json").json()["paths"]
+    for p in (
+        "/api/collections/{collection}/subset",
+        "/api/collections/{collection}/timeseries",
+        "/api/collections/{collection}/WMTSCapabilities.xml",
+        "/{path}",
+    ):
+        assert p in paths
+
+
+def test_unknown_collection_is_404_json(h2):
+    r = h2.get("/api/collections/nope")
+    assert r.status_code == 404
+    assert "available" in r.json()["detail"]

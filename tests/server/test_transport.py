@@ -1,0 +1,104 @@
+"""Transport: h2c and HTTP/1.1 on one port, h2 over TLS, workers, CLI errors, live reload."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+import sys
+
+import httpx
+
+from leafcube.catalogue import load, save
+
+from .conftest import copy_cube
+
+
+def _curl(*args: str) -> str:
+    out = subprocess.run(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout
+
+
+def test_h2c_and_http1_share_the_port(served):
+    with httpx.Client(http1=False, http2=True) as c:
+        assert c.get(f"{served.url}/catalogue.json").http_version == "HTTP/2"
+    with httpx.Client() as c:
+        assert c.get(f"{served.url}/catalogue.json").http_version == "HTTP/1.1"
+    assert _curl("--http2-prior-knowledge", f"{served.url}/catalogue.json") == "2 200"
+    assert _curl("--http1.1", f"{served.url}/catalogue.json") == "1.1 200"
+
+
+def test_h2_over_tls(demo_cube, tmp_path, start_server):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    tls = start_server(demo_cube, "--certfile", str(cert), "--keyfile", str(key), scheme="https")
+    url = f"{tls.url}/catalogue.json"
+    assert _curl("--http2", "--cacert", str(cert), url) == "2 200"
+    ctx = ssl.create_default_context(cafile=str(cert))
+    with httpx.Client(http2=True, verify=ctx) as c:
+        r = c.get(f"{tls.url}/api/collections")
+        assert (r.http_version, r.status_code) == ("HTTP/2", 200)
+        assert r.json()["collections"][0]["links"][0]["href"].startswith("https://127.0.0.1:")
+
+
+def _serve_error(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "leafcube.cli.main", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_errors_are_one_line(tmp_path, served):
+    missing = _serve_error(str(tmp_path / "nope"))
+    assert missing.returncode == 2
+    assert "is not a folder" in missing.stderr and "Traceback" not in missing.stderr
+    half = _serve_error(str(served.cube), "--certfile", str(tmp_path / "c.pem"))
+    assert half.returncode == 2 and "--keyfile" in half.stderr
+    port = served.url.rsplit(":", 1)[1]
+    busy = _serve_error(str(served.cube), "--port", port)
+    assert busy.returncode == 2 and "cannot listen" in busy.stderr
+
+
+def test_workers_see_a_new_ingest(demo_cube, tmp_path, start_server):
+    cube = copy_cube(demo_cube, tmp_path)
+    two = start_server(cube, "--workers", "2")
+    cat = load(cube)
+    name = next(iter(cat.collections))
+    before = len(cat.collections[name].dates)
+    with httpx.Client(base_url=two.url, http1=False, http2=True) as c:
+        assert c.get(f"/api/collections/{name}").json()["date_count"] == before
+        dropped = max(cat.collections[name].dates)
+        del cat.collections[name].dates[dropped]
+        assert save(cat, cube)
+        for _ in range(8):  # new connections land on both workers
+            with httpx.Client(base_url=two.url, http1=False, http2=True) as fresh:
+                detail = fresh.get(f"/api/collections/{name}").json()
+            assert detail["date_count"] == before - 1
+            assert dropped not in {d["date"] for d in detail["dates"]}
