@@ -6,15 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from .formats import NETS_DIR, load, shipped_path
 from .sensors import SENSORS
-
-#: Where the shipped nets live (package data) and what they are called.
-NETS_DIR = Path(__file__).parent / "nets"
-
-
-def shipped_path(sensor: str) -> Path:
-    """The shipped net set of a sensor (``S2``, ``L8``, ``L9``)."""
-    return NETS_DIR / f"leafcube_{sensor.lower()}_prosail.json"
 
 
 def add_parser(subparsers) -> None:
@@ -46,8 +39,6 @@ def add_parser(subparsers) -> None:
 
 
 def _resolve(path: str, sensor: str):
-    from .formats import load
-
     if path.upper() in SENSORS:
         return load(shipped_path(path))
     return load(path, sensor)

@@ -19,6 +19,8 @@ from .sensors import sensor as get_sensor
 
 FORMAT = "leafcube-sl2p"
 FORMAT_VERSION = 1
+#: The nets shipped with leafcube (package data), as ``leafcube nets train`` writes them.
+NETS_DIR = Path(__file__).parent / "nets"
 
 # ---------------------------------------------------------------- leafcube JSON
 
@@ -434,3 +436,13 @@ def load(path: str | Path, sensor: str = "S2") -> NetSet:
         domain = path.with_name(path.stem + "_DOMAIN.csv")
         return load_leaf_csv(path, sibling, domain if domain.exists() else None, sensor)
     raise ValueError(f"{path}: expected a .json net set, a LEAF .csv table or a SNAP folder")
+
+
+def shipped_path(sensor: str) -> Path:
+    """Path of leafcube's own net set for a sensor (``S2``, ``L8``, ``L9``)."""
+    return NETS_DIR / f"leafcube_{get_sensor(sensor).name.lower()}_prosail.json"
+
+
+def load_shipped(sensor: str) -> NetSet:
+    """leafcube's own PROSAIL-trained net set for a sensor."""
+    return load_json(shipped_path(sensor))

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from .sensors import Sensor
+from leafcube.catalogue.products import PRODUCTS
 
-#: Variables the nets estimate, as simulated here.
-TARGETS: tuple[str, ...] = ("LAI", "fCOVER", "fAPAR", "Albedo")
+from .sensors import Sensor
 
 #: Truncated-normal priors: name -> (mean, sd, min, max); ``None`` sd = uniform.
 PRIORS: dict[str, tuple[float, float | None, float, float]] = {
@@ -33,10 +32,21 @@ PRIORS: dict[str, tuple[float, float | None, float, float]] = {
     "RAA": (0.0, None, 0.0, 180.0),
 }
 
+#: Co-distribution with LAI: each variable's range shrinks linearly from its prior range at
+#: LAI 0 to this range at LAI 15, keeping its relative position (dense canopies vary less).
+CODISTRIBUTION: dict[str, tuple[float, float]] = {
+    "ALA": (55.0, 65.0),
+    "N": (1.3, 1.8),
+    "Cab": (45.0, 90.0),
+    "Cdm": (0.005, 0.011),
+    "Cw_rel": (0.7, 0.8),
+    "Cbp": (0.0, 0.2),
+    "Bs": (0.5, 1.2),
+}
+
 #: Additive and multiplicative reflectance noise (standard deviations).
 NOISE_ADDITIVE = 0.01
 NOISE_MULTIPLICATIVE = 0.02
-#: Soil reflectance = brightness Bs x PROSAIL's second (wet, darker) soil spectrum, at most 1.
 #: Carotenoids follow chlorophyll (Car = Cab / 4).
 CAR_PER_CAB = 0.25
 #: Solar hour angle of 10:00 local solar time (degrees).
@@ -77,6 +87,11 @@ def sun_zenith_10h(latitude: np.ndarray, doy: np.ndarray) -> np.ndarray:
 def draw_parameters(sensor: Sensor, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Canopy, soil and geometry parameters of ``n`` cases."""
     p = {name: _truncated(rng, prior, n) for name, prior in PRIORS.items()}
+    frac = p["LAI"] / PRIORS["LAI"][3]
+    for name, (lo_end, hi_end) in CODISTRIBUTION.items():
+        lo, hi = PRIORS[name][2:]
+        new_lo, new_hi = lo + (lo_end - lo) * frac, hi + (hi_end - hi) * frac
+        p[name] = new_lo + (p[name] - lo) / (hi - lo) * (new_hi - new_lo)
     p["Cm"] = p.pop("Cdm")
     p["Cw"] = p["Cm"] * p["Cw_rel"] / (1 - p["Cw_rel"])
     p["Car"] = CAR_PER_CAB * p["Cab"]
@@ -86,7 +101,7 @@ def draw_parameters(sensor: Sensor, n: int, rng: np.random.Generator) -> dict[st
 
 
 def _run_cases(args) -> np.ndarray:
-    """PROSAIL for a chunk of cases: band reflectances and the four targets, per case."""
+    """PROSAIL for a chunk of cases: band reflectances, LAI, fCOVER, fAPAR, albedo per case."""
     from prosail import spectral_lib
     from prosail.FourSAIL import foursail
     from prosail.prospect_d import run_prospect
@@ -94,7 +109,7 @@ def _run_cases(args) -> np.ndarray:
     params, intervals = args
     es = spectral_lib.light.es
     par = slice(0, 301)  # 400-700 nm
-    reference_soil = spectral_lib.soil.rsoil2
+    reference_soil = spectral_lib.soil.rsoil2  # soil = Bs x PROSAIL's wet (darker) spectrum
     n = len(params["LAI"])
     out = np.empty((n, len(intervals) + 4))
     for i in range(n):
@@ -154,5 +169,5 @@ def simulate(
         0, NOISE_ADDITIVE, clean.shape
     )
     angles = np.cos(np.radians(np.stack([params["VZA"], params["SZA"], params["RAA"]])))
-    targets = {name: table[:, len(sensor.bands) + k] for k, name in enumerate(TARGETS)}
+    targets = {name: table[:, len(sensor.bands) + k] for k, name in enumerate(PRODUCTS)}
     return Simulations(np.concatenate([angles, noisy]), targets, params)

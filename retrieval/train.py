@@ -16,7 +16,14 @@ from leafcube.catalogue.products import PRODUCTS
 
 from .network import Domain, Net, NetSet
 from .sensors import Sensor
-from .simulate import NOISE_ADDITIVE, NOISE_MULTIPLICATIVE, PRIORS, Simulations, simulate
+from .simulate import (
+    CODISTRIBUTION,
+    NOISE_ADDITIVE,
+    NOISE_MULTIPLICATIVE,
+    PRIORS,
+    Simulations,
+    simulate,
+)
 
 HIDDEN = 5
 #: Fractions of the simulations used for training and validation; the rest is held out.
@@ -220,6 +227,7 @@ def train(sensor: Sensor, config: TrainConfig, progress: bool = True) -> NetSet:
         "seed": config.seed,
         "split": {"train": n_train, "validation": n_val, "test": len(test_idx)},
         "priors": {k: list(v) for k, v in PRIORS.items()},
+        "codistribution_at_lai_15": {k: list(v) for k, v in CODISTRIBUTION.items()},
         "noise": {"additive": NOISE_ADDITIVE, "multiplicative": NOISE_MULTIPLICATIVE},
         "heldout": heldout_metrics(netset, sims, test_idx),
     }
