@@ -1,0 +1,82 @@
+"""The shared pixel path: ROI grids and tile mosaics equal a plain GDAL read of the mosaic VRT."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.windows import from_bounds
+from shapely.geometry import box
+
+from leafcube.catalogue import ROIError, load
+from leafcube.catalogue.qc import is_valid
+from leafcube.catalogue.query import collection
+from leafcube.catalogue.roi import reproject
+from leafcube.reader import CubeFiles, read_layer, roi_grid
+
+
+@pytest.fixture(scope="module")
+def cube(demo_cube):
+    cat = load(demo_cube)
+    return demo_cube, collection(cat, None)
+
+
+def native_roi(coll, shrink: float):
+    x0, y0, x1, y1 = coll.extent
+    return box(x0 + shrink, y0 + shrink, x1 - shrink * 1.5, y1 - shrink * 0.5)
+
+
+def gdal_read(path, bounds):
+    with rasterio.open(path) as ds:
+        win = from_bounds(*bounds, transform=ds.transform).round_offsets().round_lengths()
+        return ds.read(1, window=win, masked=True, boundless=True), ds.scales[0], ds.offsets[0]
+
+
+@pytest.mark.parametrize("layer", ["LAI", "fAPAR", "Date", "Partition", "LAI_QC"])
+def test_mosaic_across_tiles_equals_vrt(cube, layer):
+    folder, coll = cube
+    entry = coll.sorted_dates()[6]
+    grid = roi_grid(coll, native_roi(coll, 1013.0), coll.crs)
+    read = read_layer(CubeFiles(str(folder)), coll, entry, layer, grid)
+    assert sorted(read.tiles) == ["tile42", "tile43"]
+    expected, scale, offset = gdal_read(folder / entry.layers[layer].mosaic, grid.bounds)
+    spec = coll.layers[layer]
+    assert scale == pytest.approx(spec.scale) and offset == pytest.approx(spec.offset)
+    want = np.ma.masked_array(
+        expected.data.astype(np.float32) * np.float32(spec.scale) + np.float32(spec.offset),
+        mask=np.ma.getmaskarray(expected) | ~grid.inside,
+    )
+    np.testing.assert_array_equal(read.data.mask, want.mask)
+    np.testing.assert_array_equal(read.data.compressed(), want.compressed())
+    assert read.data.dtype == np.float32
+
+
+def test_grid_is_snapped_and_polygon_masked(cube):
+    folder, coll = cube
+    roi = reproject(native_roi(coll, 1013.0).buffer(-500), coll.crs, "EPSG:4326")
+    grid = roi_grid(coll, roi)
+    res = coll.resolution
+    for edge, origin in zip(grid.bounds, coll.origin * 2, strict=True):
+        assert (edge - origin) / res == pytest.approx(round((edge - origin) / res))
+    assert 0 < grid.inside.sum() < grid.pixels  # a reprojected polygon is not its bbox
+
+
+def test_qc_valid_hides_flagged_pixels(cube):
+    folder, coll = cube
+    files = CubeFiles(str(folder))
+    grid = roi_grid(coll, native_roi(coll, 0.0), coll.crs)
+    total = {"data": 0, "valid": 0}
+    for entry in coll.sorted_dates():
+        data = read_layer(files, coll, entry, "LAI", grid, qc="data").data
+        valid = read_layer(files, coll, entry, "LAI", grid, qc="valid").data
+        qc = read_layer(files, coll, entry, "LAI_QC", grid).data.filled(0).astype(np.uint8)
+        np.testing.assert_array_equal(~np.ma.getmaskarray(valid), ~data.mask & is_valid(qc))
+        total["data"] += data.count()
+        total["valid"] += valid.count()
+    assert 0 < total["valid"] < total["data"]
+
+
+def test_roi_outside_the_data(cube):
+    _, coll = cube
+    with pytest.raises(ROIError, match="does not overlap"):
+        roi_grid(coll, box(10, 10, 11, 11))
