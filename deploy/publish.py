@@ -1,0 +1,182 @@
+"""Publish a cube folder into a plain web server's document folder.
+
+Readers must never see a catalogue that points at missing files, so files land in
+dependency order, each one atomically (copied to a hidden temporary name, then
+renamed): COGs first, then the mosaics and other files that refer to them, then the
+views (STAC, and GomezEngine views rewritten with absolute URLs for the public base
+URL), and the catalogue last. Files removed from the cube are deleted only after
+that, and only when asked. Like rsync, an unchanged file (same size and modification
+time) is not copied again, so a second run does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tqdm import tqdm
+
+from leafcube.catalogue import CATALOGUE_NAME, Catalogue, load
+from leafcube.ingest.gomez import gomez_view
+from leafcube.ingest.state import locked, read_json, write_json
+
+#: Files of a phase are all in place before the next phase starts.
+PHASES = ("data", "mosaics and other files", "views", "catalogue")
+VIEW_FOLDERS = ("stac/", "gomez/")
+
+
+def phase_of(href: str) -> int:
+    """Which phase publishes ``href`` (a path relative to the cube root)."""
+    if href == CATALOGUE_NAME:
+        return 3
+    if href.startswith(VIEW_FOLDERS):
+        return 2
+    if href.lower().endswith((".tif", ".tiff")):
+        return 0
+    return 1
+
+
+def cube_files(root: Path) -> Iterator[str]:
+    """Every publishable file under ``root`` as a relative POSIX path; hidden paths skipped."""
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel = Path(folder).relative_to(root)
+        for name in sorted(names):
+            if not name.startswith("."):
+                yield (rel / name).as_posix()
+
+
+def unchanged(src: Path, dst: Path) -> bool:
+    """rsync's quick check: same size and same modification time (to the second)."""
+    try:
+        a, b = src.stat(), dst.stat()
+    except FileNotFoundError:
+        return False
+    return a.st_size == b.st_size and int(a.st_mtime) == int(b.st_mtime)
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` (with its modification time) so readers never see a partial file."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.publishing")
+    try:
+        shutil.copyfile(src, tmp)
+        shutil.copystat(src, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def check_base_url(url: str) -> str:
+    """The public URL of the published folder, without a trailing slash."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"--base-url must be an http(s) URL, not {url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"--base-url must not have a query or fragment: {url!r}")
+    return url.rstrip("/")
+
+
+@dataclass
+class Plan:
+    """What a publish would do; ``copies`` are in publishing order."""
+
+    copies: list[str] = field(default_factory=list)
+    views: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    stale: list[str] = field(default_factory=list)
+    up_to_date: int = 0
+    bytes: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.copies or self.views or self.stale)
+
+
+def gomez_views(cat: Catalogue, base_url: str) -> dict[str, dict[str, list[str]]]:
+    """Each collection's GomezEngine view with absolute URLs under ``base_url``."""
+    return {f"gomez/{n}.json": gomez_view(c, base_url + "/") for n, c in cat.collections.items()}
+
+
+def plan(cube: Path, dest: Path, base_url: str, delete: bool = False) -> Plan:
+    """Compare ``cube`` with ``dest`` and list what publishing must write (and remove)."""
+    p = Plan()
+    views = gomez_views(load(cube), base_url)
+    wanted = set(views)
+    for href in sorted(cube_files(cube), key=lambda h: (phase_of(h), h)):
+        wanted.add(href)
+        if href in views:
+            continue
+        if unchanged(cube / href, dest / href):
+            p.up_to_date += 1
+        else:
+            p.copies.append(href)
+            p.bytes += (cube / href).stat().st_size
+    for href, view in views.items():
+        if read_json(dest / href, None) == view:
+            p.up_to_date += 1
+        else:
+            p.views[href] = view
+    if delete and dest.is_dir():
+        p.stale = [h for h in cube_files(dest) if h not in wanted]
+    return p
+
+
+def remove_stale(dest: Path, hrefs: list[str]) -> None:
+    """Delete files no longer in the cube, then the folders that became empty."""
+    for href in hrefs:
+        (dest / href).unlink(missing_ok=True)
+    for folder in sorted({(dest / h).parent for h in hrefs}, key=lambda d: -len(d.parts)):
+        while folder != dest and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+
+
+def write_views(dest: Path, views: dict[str, dict[str, list[str]]]) -> None:
+    """Write the GomezEngine views (atomically, only those that changed)."""
+    for href, view in views.items():
+        write_json(dest / href, view)
+
+
+def publish(
+    cube: Path,
+    dest: Path,
+    base_url: str,
+    *,
+    delete: bool = False,
+    dry_run: bool = False,
+    progress: bool = False,
+) -> Plan:
+    """Publish ``cube`` into ``dest`` for readers at ``base_url``; returns what it did (or would).
+
+    Holds the cube's ingest lock, so an ingest running now makes this fail fast
+    rather than publish a half-written state.
+    """
+    cube, dest = cube.resolve(), dest.resolve()
+    base_url = check_base_url(base_url)
+    if not (cube / CATALOGUE_NAME).is_file():
+        raise FileNotFoundError(f"no {CATALOGUE_NAME} in {cube}: run `leafcube ingest` first")
+    if dest == cube or dest.is_relative_to(cube) or cube.is_relative_to(dest):
+        raise ValueError(f"--to {dest} must be outside the cube folder (and not contain it)")
+    with locked(cube):
+        p = plan(cube, dest, base_url, delete)
+        if dry_run:
+            return p
+        with tqdm(
+            total=p.bytes, unit="B", unit_scale=True, desc="publish", disable=not progress
+        ) as bar:
+            for phase in range(len(PHASES)):
+                for href in p.copies:
+                    if phase_of(href) == phase:
+                        copy_atomic(cube / href, dest / href)
+                        bar.update((cube / href).stat().st_size)
+                if PHASES[phase] == "views":
+                    write_views(dest, p.views)
+        remove_stale(dest, p.stale)
+    return p

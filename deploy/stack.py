@@ -1,0 +1,137 @@
+"""Run a local production-like stack: N ``leafcube serve`` workers behind one nginx.
+
+Every process runs in its own process group; Ctrl-C or SIGTERM stops them all (nginx
+gracefully first, so requests in flight finish). A worker that dies is restarted,
+while nginx sends its requests to the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from leafcube.cli.main import CLIError
+
+#: How long a process may take to stop before it is killed.
+STOP_TIMEOUT = 10.0
+
+
+def wait_listening(host: str, port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Return once ``host:port`` accepts connections; raise if ``proc`` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise CLIError(f"{Path(proc.args[0]).name} exited with status {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise CLIError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Send ``sig`` to the process group of ``proc``, then SIGKILL it if it lingers."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@dataclass
+class Worker:
+    """One ``leafcube serve`` process on 127.0.0.1:port."""
+
+    cube: Path
+    port: int
+    run_dir: Path
+    proc: subprocess.Popen | None = None
+    started: float = 0.0
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"worker-{self.port}.pid"
+
+    def start(self) -> None:
+        """Start the worker and record its pid in ``run/worker-PORT.pid``."""
+        cmd = [sys.executable, "-m", "leafcube.cli.main", "serve", str(self.cube)]
+        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+        self.proc = subprocess.Popen(cmd, start_new_session=True)
+        self.started = time.monotonic()
+        self.pid_file.write_text(f"{self.proc.pid}\n")
+
+
+@dataclass
+class Stack:
+    """nginx plus its local workers; use as a context manager so everything stops."""
+
+    nginx_cmd: list[str]
+    listen: tuple[str, int]
+    workers: list[Worker] = field(default_factory=list)
+    nginx: subprocess.Popen | None = None
+
+    def __enter__(self) -> Stack:
+        try:
+            for w in self.workers:
+                w.start()
+            for w in self.workers:
+                wait_listening("127.0.0.1", w.port, w.proc)
+            self.nginx = subprocess.Popen(self.nginx_cmd, start_new_session=True)
+            wait_listening(*self.listen, self.nginx, timeout=15)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop nginx gracefully (SIGQUIT), then the workers; remove their pid files."""
+        if self.nginx is not None:
+            stop(self.nginx, signal.SIGQUIT)
+        for w in self.workers:
+            if w.proc is not None:
+                stop(w.proc)
+            w.pid_file.unlink(missing_ok=True)
+
+    def supervise(self, poll: float = 0.5) -> int:
+        """Watch the processes until a signal or nginx exits; restart workers that die."""
+        stopping: list[int] = []
+
+        def on_signal(signum: int, _frame: object) -> None:
+            stopping.append(signum)
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while not stopping:
+                if self.nginx.poll() is not None:
+                    print(
+                        f"leafcube deploy: nginx exited ({self.nginx.returncode})", file=sys.stderr
+                    )
+                    return 1
+                for w in self.workers:
+                    # At most one restart a second, so a worker that cannot start doesn't spin.
+                    if w.proc.poll() is not None and time.monotonic() - w.started > 1.0:
+                        print(
+                            f"leafcube deploy: worker on port {w.port} exited "
+                            f"({w.proc.returncode}); restarting it",
+                            file=sys.stderr,
+                        )
+                        w.start()
+                time.sleep(poll)
+            return 0
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
