@@ -1,7 +1,12 @@
-"""Lookup tables from stored DNs straight to RGBA, one per layer: a tile is then ``lut[dn]``."""
+"""Palettes per layer: stored DNs map straight to a palette index, so a tile is ``lut[dn]``.
+
+Index 0 is transparent (masked); continuous ramps use the 255 indices after it. The
+ramps are rio-tiler's colormaps, spread over the layer's ``display_range``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -9,7 +14,7 @@ from rio_tiler.colormap import cmap
 
 from leafcube.catalogue import LayerSpec
 
-#: NALCMS 2015/2020 land-cover legend colours (classes 1-19).
+#: NALCMS land-cover legend colours (classes 1-19).
 NALCMS = {
     1: "#033e00",
     2: "#939b71",
@@ -34,42 +39,58 @@ NALCMS = {
 FALLBACK = "viridis"
 
 
-def _palette(name: str) -> np.ndarray:
-    """A 256 x 4 uint8 colour ramp by name (rio-tiler's), viridis when unknown."""
-    key = name.lower()
-    if key not in cmap.list():
-        key = FALLBACK
+@dataclass(frozen=True)
+class Palette:
+    """``index[dn]`` is the palette entry of a DN (None: compute per tile); ``rgba`` has 256."""
+
+    index: np.ndarray | None
+    rgba: np.ndarray
+
+
+def _ramp(name: str) -> np.ndarray:
+    """rio-tiler's colormap ``name`` (viridis when unknown), 255 entries after a transparent 0."""
+    key = name.lower() if name.lower() in cmap.list() else FALLBACK
     ramp = cmap.get(key)
-    return np.array([ramp[i] for i in range(256)], dtype=np.uint8)
+    rgba = np.zeros((256, 4), dtype=np.uint8)
+    rgba[1:] = [ramp[round(i * 255 / 254)] for i in range(255)]
+    rgba[1:, 3] = 255
+    return rgba
 
 
-def _categorical(colors: dict[int, str], size: int) -> np.ndarray:
-    lut = np.zeros((size, 4), dtype=np.uint8)
-    for value, hexcolor in colors.items():
-        if value < size:
-            rgb = bytes.fromhex(hexcolor[1:])
-            lut[value] = (*rgb, 255)
-    return lut
-
-
-@lru_cache(maxsize=64)
-def lut_for(spec: LayerSpec) -> np.ndarray:
-    """RGBA for every DN of ``spec``'s dtype (uint8/uint16): its colormap over its display range."""
-    size = 1 << (8 * np.dtype(spec.dtype).itemsize)
-    if spec.colormap == "nalcms":
-        return _categorical(NALCMS, size)
-    dn = np.arange(size, dtype=np.float64)
-    phys = dn * spec.scale + spec.offset
-    lo, hi = spec.display_range
-    norm = np.clip((phys - lo) / ((hi - lo) or 1.0), 0.0, 1.0)
-    return _palette(spec.colormap)[np.round(norm * 255).astype(np.uint8)]
-
-
-def colorize(spec: LayerSpec, dn: np.ndarray) -> np.ndarray:
-    """RGBA (h, w, 4) for stored DNs of any dtype (integer ones through :func:`lut_for`)."""
-    if dn.dtype.kind in "ui" and dn.dtype.itemsize <= 2 and spec.dtype == dn.dtype.name:
-        return lut_for(spec)[dn]
+def _scaled_index(spec: LayerSpec, dn: np.ndarray) -> np.ndarray:
     phys = dn.astype(np.float64) * spec.scale + spec.offset
     lo, hi = spec.display_range
     norm = np.nan_to_num(np.clip((phys - lo) / ((hi - lo) or 1.0), 0.0, 1.0))
-    return _palette(spec.colormap)[np.round(norm * 255).astype(np.uint8)]
+    return (np.round(norm * 254) + 1).astype(np.uint8)
+
+
+@lru_cache(maxsize=64)
+def palette_for(spec: LayerSpec) -> Palette:
+    """The palette of a layer, with a DN lookup table for 8- and 16-bit integer layers."""
+    dtype = np.dtype(spec.dtype)
+    small = dtype.kind in "ui" and dtype.itemsize <= 2
+    if spec.colormap == "nalcms":
+        rgba = np.zeros((256, 4), dtype=np.uint8)
+        for value, hexcolor in NALCMS.items():
+            rgba[value + 1] = (*bytes.fromhex(hexcolor[1:]), 255)
+        index = np.zeros(1 << (8 * dtype.itemsize), dtype=np.uint8) if small else None
+        if index is not None:
+            index[1 : len(NALCMS) + 1] = np.arange(2, len(NALCMS) + 2)
+        return Palette(index, rgba)
+    index = None
+    if small:
+        dn = np.arange(np.iinfo(dtype).min, np.iinfo(dtype).max + 1)
+        index = _scaled_index(spec, dn)
+    return Palette(index, _ramp(spec.colormap))
+
+
+def to_index(spec: LayerSpec, dn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Palette indices of DNs (0 reserved for masked) and the palette (256 x RGBA)."""
+    pal = palette_for(spec)
+    if pal.index is not None and dn.dtype == np.dtype(spec.dtype):
+        offset = -int(np.iinfo(dn.dtype).min)
+        return pal.index[dn.astype(np.intp) + offset if offset else dn], pal.rgba
+    if spec.colormap == "nalcms":
+        valid = (dn >= 1) & (dn <= len(NALCMS))
+        return np.where(valid, dn.astype(np.intp) + 1, 0).astype(np.uint8), pal.rgba
+    return _scaled_index(spec, dn), pal.rgba

@@ -22,7 +22,7 @@ from leafcube.catalogue.qc import keep
 from leafcube.catalogue.roi import transformer
 from leafcube.reader import CubeFiles, open_cached
 
-from .colormaps import colorize
+from .colormaps import to_index
 
 SIZE = 256
 _STEP = 16
@@ -30,21 +30,41 @@ _LATTICE = SIZE // _STEP + 1
 
 
 @lru_cache(maxsize=1)
-def _weights() -> np.ndarray:
-    """(256, 17) linear-interpolation weights from lattice points to pixel centres."""
+def _lerp() -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel centre: the lattice cell before it and its fraction across that cell."""
     centres = (np.arange(SIZE) + 0.5) / _STEP
-    k = np.minimum(np.floor(centres).astype(int), _LATTICE - 2)
-    t = centres - k
-    w = np.zeros((SIZE, _LATTICE))
-    w[np.arange(SIZE), k] = 1 - t
-    w[np.arange(SIZE), k + 1] = t
-    return w
+    k = np.minimum(np.floor(centres).astype(np.intp), _LATTICE - 2)
+    return k, centres - k
 
 
-def pixel_centres(
+def _upsample(lattice: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of a 17 x 17 lattice to the 256 x 256 pixel centres (float32)."""
+    k, t = _lerp()
+    lat = lattice.astype(np.float32)
+    t32 = t.astype(np.float32)
+    rows = lat[k] * (1 - t32)[:, None] + lat[k + 1] * t32[:, None]
+    return rows[:, k] * (1 - t32) + rows[:, k + 1] * t32
+
+
+@dataclass
+class Lattice:
+    """A tile's lattice of pixel edges in the collection's CRS, and the bounds it spans."""
+
+    x: np.ndarray
+    y: np.ndarray
+    bounds: tuple[float, float, float, float] | None
+
+    @property
+    def cell(self) -> float:
+        """The tile's pixel size in the collection's CRS (to pick an overview)."""
+        b = self.bounds or (0.0, 0.0, 0.0, 0.0)
+        return max(b[2] - b[0], b[3] - b[1]) / SIZE
+
+
+def lattice(
     tms: morecantile.TileMatrixSet, tms_crs: str, z: int, x: int, y: int, crs: str
-) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]:
-    """The tile's pixel centres in ``crs`` (two (256, 256) arrays) and their bounds there."""
+) -> Lattice:
+    """Every 16th pixel edge of a tile (17 x 17 points) reprojected into ``crs``."""
     b = tms.xy_bounds(x, y, z)
     gx = np.linspace(b.left, b.right, _LATTICE)
     gy = np.linspace(b.top, b.bottom, _LATTICE)
@@ -52,13 +72,10 @@ def pixel_centres(
     if tms_crs != crs:
         mx, my = transformer(tms_crs, crs).transform(mx, my)
         mx, my = np.asarray(mx), np.asarray(my)
-    w = _weights()
-    fx, fy = w @ mx @ w.T, w @ my @ w.T
     finite = np.isfinite(mx) & np.isfinite(my)
-    if not finite.any():
-        return fx, fy, (0.0, 0.0, 0.0, 0.0)
-    native = (mx[finite].min(), my[finite].min(), mx[finite].max(), my[finite].max())
-    return fx, fy, native
+    if not finite.all():
+        return Lattice(mx, my, None)
+    return Lattice(mx, my, (mx.min(), my.min(), mx.max(), my.max()))
 
 
 def _overview(path: str, cell: float) -> int | None:
@@ -80,49 +97,57 @@ class Sampled:
     has: np.ndarray
 
 
-def sample(
-    files: CubeFiles,
-    entry: DateEntry,
-    layer: str,
-    fx: np.ndarray,
-    fy: np.ndarray,
-    native: tuple[float, float, float, float],
-    cell: float,
-) -> Sampled | None:
-    """Nearest-neighbour DNs of ``layer`` at points ``(fx, fy)``, mosaicked over its tiles."""
+def _read_at(ds, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values and has-data flags of ``ds`` at integer pixel positions (all inside it)."""
+    c0, r0 = int(cols.min()), int(rows.min())
+    win = Window(c0, r0, int(cols.max()) - c0 + 1, int(rows.max()) - r0 + 1)
+    data = ds.read(1, window=win)
+    mask = ds.read_masks(1, window=win)
+    rows, cols = rows - r0, cols - c0
+    return data[rows, cols], mask[rows, cols] > 0
+
+
+def sample(files: CubeFiles, entry: DateEntry, layer: str, lat: Lattice) -> Sampled | None:
+    """Nearest-neighbour DNs of ``layer`` at the tile's pixel centres, mosaicked over its tiles.
+
+    Pixel positions are interpolated in each COG's own pixel space; a tile that lies
+    wholly inside one COG (the usual case) is read with two gathers and no masking.
+    """
     layer_files = entry.layers.get(layer)
-    if layer_files is None:
+    if layer_files is None or lat.bounds is None:
         return None
     out: Sampled | None = None
     for name in sorted(layer_files.tiles):
         tile = layer_files.tiles[name]
-        if intersect(tile.bbox, native) is None:
+        if intersect(tile.bbox, lat.bounds) is None:
             continue
         path = files.gdal_path(tile.href)
-        ds = open_cached(path, _overview(path, cell))
+        ds = open_cached(path, _overview(path, lat.cell))
         t = ds.transform
-        cols = np.floor((fx - t.c) / t.a)
-        rows = np.floor((fy - t.f) / t.e)
-        inside = (cols >= 0) & (cols < ds.width) & (rows >= 0) & (rows < ds.height)
-        if not inside.any():
+        lc, lr = (lat.x - t.c) / t.a, (lat.y - t.f) / t.e
+        if lc.max() < 0 or lr.max() < 0 or lc.min() >= ds.width or lr.min() >= ds.height:
             continue
-        ci, ri = cols[inside].astype(np.intp), rows[inside].astype(np.intp)
-        c0, r0 = int(ci.min()), int(ri.min())
-        win = Window(c0, r0, int(ci.max()) - c0 + 1, int(ri.max()) - r0 + 1)
-        data = ds.read(1, window=win)
-        mask = ds.read_masks(1, window=win)
+        cols = np.floor(_upsample(lc)).astype(np.intp)
+        rows = np.floor(_upsample(lr)).astype(np.intp)
+        if lc.min() >= 0 and lr.min() >= 0 and lc.max() < ds.width and lr.max() < ds.height:
+            vals, has = _read_at(ds, cols, rows)
+        else:
+            inside = (cols >= 0) & (cols < ds.width) & (rows >= 0) & (rows < ds.height)
+            if not inside.any():
+                continue
+            v, h = _read_at(ds, cols[inside], rows[inside])
+            vals = np.zeros(cols.shape, dtype=v.dtype)
+            has = np.zeros(cols.shape, dtype=bool)
+            vals[inside], has[inside] = v, h
         if out is None:
-            out = Sampled(np.zeros(fx.shape, dtype=data.dtype), np.zeros(fx.shape, dtype=bool))
-        has = np.zeros(fx.shape, dtype=bool)
-        has[inside] = mask[ri - r0, ci - c0] > 0
-        vals = np.zeros(fx.shape, dtype=data.dtype)
-        vals[inside] = data[ri - r0, ci - c0]
-        out.dn = np.where(has, vals, out.dn)
-        out.has |= has
+            out = Sampled(vals, has)
+        else:
+            out.dn = np.where(has, vals, out.dn)
+            out.has |= has
     return out
 
 
-def render_rgba(
+def render(
     files: CubeFiles,
     coll: Collection,
     entry: DateEntry,
@@ -133,21 +158,19 @@ def render_rgba(
     x: int,
     y: int,
     qc: str,
-) -> np.ndarray | None:
-    """The tile as RGBA (256, 256, 4), transparent where masked; None when it holds no data."""
-    fx, fy, native = pixel_centres(tms, tms_crs, z, x, y, coll.crs)
-    if coll.extent is None or intersect(native, coll.extent) is None:
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The tile as palette indices (0 where masked) and its palette; None when it holds no data."""
+    lat = lattice(tms, tms_crs, z, x, y, coll.crs)
+    if coll.extent is None or lat.bounds is None or intersect(lat.bounds, coll.extent) is None:
         return None
-    span = max(native[2] - native[0], native[3] - native[1])
-    cell = span / SIZE
     spec = coll.layers[layer]
-    got = sample(files, entry, layer, fx, fy, native, cell)
+    got = sample(files, entry, layer, lat)
     if got is None or not got.has.any():
         return None
     has = got.has
     if qc == "valid" and spec.qc_layer:
-        q = sample(files, entry, spec.qc_layer, fx, fy, native, cell)
+        q = sample(files, entry, spec.qc_layer, lat)
         has = has & q.has & keep(q.dn, "valid") if q is not None else np.zeros_like(has)
-    rgba = colorize(spec, got.dn)
-    rgba[..., 3] = np.where(has, rgba[..., 3], 0)
-    return rgba
+    index, palette = to_index(spec, got.dn)
+    index[~has] = 0
+    return index, palette

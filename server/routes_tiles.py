@@ -15,7 +15,7 @@ from .dates import pick
 from .deps import cube
 from .errors import APIError
 from .models import QCParam, TileJSON
-from .render import render_rgba
+from .render import render
 from .urls import base_url
 
 router = APIRouter(tags=["maps"])
@@ -69,8 +69,8 @@ def tile(
     entry = pick(coll, date)
     matrix_set = tms.get(tms_id)
     tms.check_tile(matrix_set, z, x, y)
-    rgba = render_rgba(c.files, coll, entry, name, matrix_set, tms.TMS_CRS[tms_id], z, x, y, qc)
-    body = png.empty() if rgba is None else png.encode(rgba)
+    tile = render(c.files, coll, entry, name, matrix_set, tms.TMS_CRS[tms_id], z, x, y, qc)
+    body = png.empty() if tile is None else png.encode(*tile)
     return Response(body, media_type="image/png", headers={"cache-control": TILE_CACHE})
 
 

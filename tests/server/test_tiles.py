@@ -6,8 +6,8 @@ import io
 
 import numpy as np
 import pytest
-import rasterio
 from owslib.wmts import WebMapTileService
+from PIL import Image
 from rio_tiler.io import Reader
 
 from leafcube.catalogue import load
@@ -22,9 +22,10 @@ def _tile_url(served, layer, date, tms, z, x, y, qc=""):
 
 
 def _rgba(content: bytes) -> np.ndarray:
-    with rasterio.open(io.BytesIO(content)) as ds:
-        assert (ds.driver, ds.count, ds.shape) == ("PNG", 4, (256, 256))
-        return ds.read()
+    """A PNG as (4, 256, 256) RGBA, decoded by Pillow."""
+    image = Image.open(io.BytesIO(content))
+    assert (image.format, image.size) == ("PNG", (256, 256))
+    return np.asarray(image.convert("RGBA")).transpose(2, 0, 1)
 
 
 @pytest.mark.parametrize("tms", list(TMS))
