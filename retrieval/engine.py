@@ -100,7 +100,9 @@ class Engine:
         """
         block = self.stack_inputs(inputs)
         outputs = self.run(block)
-        code = self.netset.sensor_code if sensor is None else sensor
+        code = np.asarray(self.netset.sensor_code if sensor is None else sensor)
+        if np.any((code < 0) | (code > 31)):
+            raise ValueError("sensor codes must be 0-31 (QC bits 3-7)")
         bad = ~np.all(np.isfinite(block), axis=0)
         if invalid is not None:
             bad |= np.asarray(invalid, bool)

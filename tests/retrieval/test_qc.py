@@ -93,6 +93,8 @@ def test_sensor_codes_in_bits_3_to_7(engine):
         assert (qc >> 3).tolist() == codes.tolist()
         assert (qc & 0b111).tolist() == [0] * 5
     assert engine.retrieve(block)["LAI_QC"].tolist() == [21 << 3] * 5
+    with pytest.raises(ValueError, match="sensor codes must be 0-31"):
+        engine.retrieve(block, sensor=40)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,72 @@
+"""Training is seeded and reproducible; the command writes exactly what training returns."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leafcube.retrieval.formats import NETS_DIR, dumps_json, load_json, shipped_path
+from leafcube.retrieval.sensors import SENSORS
+from leafcube.retrieval.train import TrainConfig, train
+
+LEAFCUBE = [sys.executable, "-m", "leafcube.cli.main"]
+SMALL = TrainConfig(samples=400, seed=3, restarts=1, max_iter=15, workers=1)
+
+
+@pytest.mark.slow
+def test_reduced_training_is_deterministic_and_matches_the_command(tmp_path):
+    first = dumps_json(train(SENSORS["L8"], SMALL, progress=False))
+    second = dumps_json(train(SENSORS["L8"], SMALL, progress=False))
+    assert first == second
+    args = ["--sensor", "l8", "--samples", "400", "--seed", "3", "--restarts", "1"]
+    args += ["--max-iter", "15", "--workers", "1", "--out", str(tmp_path), "--quiet"]
+    done = subprocess.run([*LEAFCUBE, "nets", "train", *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    written = tmp_path / "leafcube_l8_prosail.json"
+    assert f"wrote {written}" in done.stdout
+    assert written.read_text() == first
+    other_seed = TrainConfig(samples=400, seed=4, restarts=1, max_iter=15, workers=1)
+    assert dumps_json(train(SENSORS["L8"], other_seed, progress=False)) != first
+
+
+def _sha256sums() -> dict[str, str]:
+    lines = (NETS_DIR / "SHA256SUMS").read_text().splitlines()
+    return {name: digest for digest, name in (line.split("  ") for line in lines)}
+
+
+@pytest.mark.parametrize("sensor", ["S2", "L8", "L9"])
+def test_shipped_nets_are_the_recorded_command_output(sensor):
+    path = shipped_path(sensor)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == _sha256sums()[path.name]
+    netset = load_json(path)
+    assert netset.sensor == sensor
+    assert netset.sensor_code == SENSORS[sensor].code
+    defaults = "--seed 0 --samples 41000 --restarts 3 --max-iter 300"
+    assert netset.metadata["command"] == f"leafcube nets train --sensor {sensor} {defaults}"
+    assert dumps_json(netset) == path.read_text()
+    assert set(netset.errors) == set(netset.estimates) == {"LAI", "fCOVER", "fAPAR", "Albedo"}
+
+
+def test_landsat_8_and_9_share_their_weights():
+    l8, l9 = load_json(shipped_path("L8")), load_json(shipped_path("L9"))
+    # same band intervals and seed: identical nets, only the sensor code differs
+    assert (l8.sensor_code, l9.sensor_code) == (8, 9)
+    for product in l8.products:
+        for kind in ("estimates", "errors"):
+            a, b = getattr(l8, kind)[product], getattr(l9, kind)[product]
+            assert (a.w1 == b.w1).all() and (a.w2 == b.w2).all() and a.b2 == b.b2
+
+
+def test_train_refuses_tiny_sample_counts(tmp_path: Path):
+    done = subprocess.run(
+        [*LEAFCUBE, "nets", "train", "--sensor", "S2", "--samples", "10", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "leafcube nets: error: --samples must be at least 100"
+    assert not any(tmp_path.iterdir())
