@@ -39,11 +39,16 @@ class Site:
         return subprocess.run(cmd, capture_output=True, check=True)
 
     def gdal_env(self, **extra: str) -> dict[str, str]:
-        """Environment for GDAL's CLI: HTTP/2 over TLS (ALPN), the site's CA, no cache."""
+        """Environment for GDAL's CLI: HTTP/2 over TLS (ALPN), the site's CA, no cache.
+
+        GDAL 3.6 (Debian bookworm) ignores ``GDAL_CURL_CA_BUNDLE`` on its first (HEAD)
+        request but honours ``SSL_CERT_FILE``; newer GDALs take either.
+        """
         return {
             **os.environ,
             "GDAL_HTTP_VERSION": "2TLS",
             "GDAL_CURL_CA_BUNDLE": str(self.cert),
+            "SSL_CERT_FILE": str(self.cert),
             "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
             "CPL_VSIL_CURL_CACHE_SIZE": "0",
             **extra,
