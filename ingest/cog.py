@@ -1,7 +1,7 @@
 """One layer of one date and tile: check its source GeoTIFF(s), write one COG.
 
 The COG is made by GDAL's own COG driver from a small VRT (split pieces stitched,
-metadata set, mask band from QC), so it costs what ``gdal_translate -of COG``
+metadata set, mask band from QC, see :mod:`.mask`), so it costs what ``gdal_translate -of COG``
 costs, streams in blocks (memory bounded by ``GDAL_CACHEMAX``) and lands with
 ``os.replace``: a reader sees the old file or the new one, never a part.
 """
@@ -20,14 +20,16 @@ from rasterio.errors import RasterioError
 
 from leafcube.catalogue.models import Bounds, LayerSpec
 
+from .mask import MaskFiles
 from .vrt import Placed, vrt_xml
 
-#: Creation options shared by every COG leafcube writes (see docs/catalogue.md).
+#: Creation options shared by every COG leafcube writes (see docs/catalogue.md). Continuous
+#: layers add the horizontal predictor and average overviews; bitmask, date and class
+#: layers compress better without it and take nearest-neighbour overviews.
 COG_OPTIONS = {
     "BLOCKSIZE": "512",
     "COMPRESS": "ZSTD",
-    "LEVEL": "9",
-    "PREDICTOR": "YES",
+    "LEVEL": "1",
     "OVERVIEWS": "AUTO",
     "BIGTIFF": "IF_SAFER",
     "SPARSE_OK": "FALSE",
@@ -131,8 +133,10 @@ def plan_sources(job: Job) -> tuple[Bounds, tuple[int, int], list[Placed]]:
     return (xmin, ymin, xmax, ymax), (height, width), placed
 
 
-def _mask_source(job: Job, cube: Path, bbox: Bounds, shape: tuple[int, int]) -> list[Placed]:
-    """The QC COG that masks this job, checked to share its grid."""
+def _mask_source(
+    job: Job, cube: Path, bbox: Bounds, shape: tuple[int, int], masks: MaskFiles
+) -> list[Placed]:
+    """The mask made from the QC COG of this job, after checking they share a grid."""
     assert job.mask_href is not None
     qc_path = cube / job.mask_href
     with rasterio.open(qc_path) as qc:
@@ -144,27 +148,31 @@ def _mask_source(job: Job, cube: Path, bbox: Bounds, shape: tuple[int, int]) -> 
             f"{job.sources[0]}: its grid differs from its QC layer {job.spec.qc_layer} "
             f"({job.mask_href}); they must cover the same pixels"
         )
-    return [Placed(str(qc_path.resolve()), shape[1], shape[0], 0, 0)]
+    return [Placed(str(masks.get(qc_path.resolve())), shape[1], shape[0], 0, 0)]
 
 
-def build_cog(job: Job, cube: Path, tmp_dir: Path, threads: int = 1) -> Written:
-    """Check the job's sources and write its COG into the cube; return where and its grid."""
+def build_cog(job: Job, cube: Path, masks: MaskFiles, threads: int = 1) -> Written:
+    """Check the job's sources and write its COG into the cube; return where and its grid.
+
+    Masks and temporary files go to ``masks.tmp_dir`` (inside the cube's private folder).
+    """
     bbox, shape, placed = plan_sources(job)
-    mask = _mask_source(job, cube, bbox, shape) if job.mask_href else []
+    mask = _mask_source(job, cube, bbox, shape, masks) if job.mask_href else []
     transform = (bbox[0], job.grid.res, 0.0, bbox[3], 0.0, -job.grid.res)
-    xml = vrt_xml(job.spec, job.grid.crs, transform, shape, placed, mask, mask_from_qc=True)
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    stem = tmp_dir / uuid.uuid4().hex
+    xml = vrt_xml(job.spec, job.grid.crs, transform, shape, placed, mask)
+    masks.tmp_dir.mkdir(parents=True, exist_ok=True)
+    stem = masks.tmp_dir / uuid.uuid4().hex
     vrt_path, tif_path = stem.with_suffix(".vrt"), stem.with_suffix(".tif")
     vrt_path.write_text(xml)
-    resampling = "AVERAGE" if job.spec.kind == "continuous" else "NEAREST"
+    continuous = job.spec.kind == "continuous"
     try:
-        with rasterio.Env(GDAL_CACHEMAX=CACHE_MB, GDAL_NUM_THREADS=str(threads)):
+        with rasterio.Env(GDAL_CACHEMAX=CACHE_MB * 2**20, GDAL_NUM_THREADS=str(threads)):
             rasterio.shutil.copy(
                 str(vrt_path),
                 str(tif_path),
                 driver="COG",
-                RESAMPLING=resampling,
+                RESAMPLING="AVERAGE" if continuous else "NEAREST",
+                PREDICTOR="YES" if continuous else "NO",
                 NUM_THREADS=str(threads),
                 **COG_OPTIONS,
             )

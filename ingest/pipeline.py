@@ -27,6 +27,7 @@ from leafcube.catalogue.roi import WGS84, transform_bounds
 
 from .cog import Grid, IngestError, Job, Written, build_cog
 from .gomez import write_gomez
+from .mask import MaskFiles
 from .mosaic import mosaic_href, mosaic_xml
 from .names import Export, NameError_, explicit_export, parse_name
 from .scan import find_files
@@ -188,6 +189,7 @@ def _run_jobs(
     failed: set[str] = set()
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     last_save = time.monotonic()
+    masks = MaskFiles(tmp_dir(cube))
 
     def done(job: Job, fp: str, dates, result: Written | None, error: str | None) -> None:
         nonlocal last_save
@@ -205,13 +207,13 @@ def _run_jobs(
     if workers <= 1:
         for job, fp, dates in jobs:
             try:
-                done(job, fp, dates, build_cog(job, cube, tmp_dir(cube), threads), None)
+                done(job, fp, dates, build_cog(job, cube, masks, threads), None)
             except IngestError as exc:
                 done(job, fp, dates, None, str(exc))
         return failed
     with ThreadPoolExecutor(workers) as pool:
         futures: list[tuple[Future, Job, str, tuple]] = [
-            (pool.submit(build_cog, job, cube, tmp_dir(cube), threads), job, fp, dates)
+            (pool.submit(build_cog, job, cube, masks, threads), job, fp, dates)
             for job, fp, dates in jobs
         ]
         for fut, job, fp, dates in futures:

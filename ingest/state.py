@@ -82,7 +82,8 @@ def fingerprint(paths: Sequence[Path], *extra: str) -> str:
 def locked(cube: Path) -> Iterator[None]:
     """Hold the cube's ingest lock; a second ``leafcube ingest`` of the same cube fails fast.
 
-    Temp files left by a killed run are removed once the lock is ours.
+    Temp files (left by a killed run, or made by this one) are removed once the
+    lock is ours and again before it is released.
     """
     sdir = state_dir(cube)
     sdir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +95,7 @@ def locked(cube: Path) -> Iterator[None]:
             raise ValueError(f"{cube}: another leafcube ingest is writing this cube") from None
         shutil.rmtree(tmp_dir(cube), ignore_errors=True)
         yield
+        shutil.rmtree(tmp_dir(cube), ignore_errors=True)
     finally:
         os.close(fd)
 

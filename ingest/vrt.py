@@ -1,7 +1,7 @@
 """VRT XML written by hand, byte for byte the same on every run (so unchanged files stay unchanged).
 
 Two uses: the source of a COG (split pieces stitched, scale/offset/description set,
-a mask band computed from QC through a lookup table) and the mosaic of a date and
+a mask band from a mask file) and the mosaic of a date and
 layer (tile COGs by relative path, so it opens locally and over /vsicurl/).
 """
 
@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from functools import cache
 from xml.sax.saxutils import escape
 
-import numpy as np
 from rasterio.crs import CRS
 
 from leafcube.catalogue.models import LayerSpec
-from leafcube.catalogue.qc import has_data
 
 _GDAL_TYPES = {
     "uint8": "Byte",
@@ -47,16 +45,8 @@ def srs_wkt(crs: str) -> str:
     return CRS.from_user_input(crs).to_wkt()
 
 
-@cache
-def qc_lut() -> str:
-    """A VRT ``<LUT>`` mapping every QC byte to 255 where it has data, else 0."""
-    values = np.arange(256, dtype=np.uint8)
-    out = np.where(has_data(values), 255, 0)
-    return ",".join(f"{v}:{o}" for v, o in zip(values.tolist(), out.tolist(), strict=True))
-
-
-def _sources(items: Iterable[Placed], dtype: str, lut: str | None = None) -> str:
-    tag = "ComplexSource" if lut else "SimpleSource"
+def _sources(items: Iterable[Placed], dtype: str) -> str:
+    tag = "SimpleSource"
     parts = []
     for s in items:
         rel = ' relativeToVRT="1"' if s.relative else ' relativeToVRT="0"'
@@ -68,8 +58,7 @@ def _sources(items: Iterable[Placed], dtype: str, lut: str | None = None) -> str
             f'DataType="{dtype}" BlockXSize="512" BlockYSize="512"/>\n'
             f'      <SrcRect xOff="0" yOff="0" xSize="{s.width}" ySize="{s.height}"/>\n'
             f'      <DstRect xOff="{s.col}" yOff="{s.row}" xSize="{s.width}" ySize="{s.height}"/>\n'
-            + (f"      <LUT>{lut}</LUT>\n" if lut else "")
-            + f"    </{tag}>\n"
+            f"    </{tag}>\n"
         )
     return "".join(parts)
 
@@ -81,13 +70,11 @@ def vrt_xml(
     shape: tuple[int, int],
     sources: Sequence[Placed],
     mask: Sequence[Placed] = (),
-    mask_from_qc: bool = False,
 ) -> str:
     """A one-band VRT of ``sources`` carrying the layer's metadata and an optional mask band.
 
-    ``transform`` is GDAL's geotransform order (x0, dx, 0, y0, 0, dy). With
-    ``mask_from_qc`` the mask sources are QC bands turned into 0/255 by :func:`qc_lut`;
-    otherwise they are mask bands (``mask,1``) of already masked files.
+    ``transform`` is GDAL's geotransform order (x0, dx, 0, y0, 0, dy); ``mask`` sources
+    are 0/255 bands (mask files, or ``mask,1`` of already masked COGs).
     """
     height, width = shape
     gdal_type = _GDAL_TYPES[spec.dtype]
@@ -107,11 +94,10 @@ def vrt_xml(
         f"  </VRTRasterBand>\n"
     )
     if mask:
-        lut = qc_lut() if mask_from_qc else None
         xml += (
             "  <MaskBand>\n"
             '    <VRTRasterBand dataType="Byte">\n'
-            f"{_sources(mask, 'Byte', lut)}"
+            f"{_sources(mask, 'Byte')}"
             "    </VRTRasterBand>\n"
             "  </MaskBand>\n"
         )
