@@ -1,4 +1,4 @@
-"""A lean HTTP/1.1 load generator (asyncio streams, keep-alive) and a process-tree RSS probe.
+"""A lean HTTP load generator (asyncio streams; HTTP/1.1 keep-alive or h2c) and an RSS probe.
 
 Shared by ``bench/tiles.py`` and ``bench/servers.py``. It costs a few tens of
 microseconds of CPU a request (httpx costs ~0.7 ms), so on a pinned core it measures
@@ -47,25 +47,105 @@ class Result:
 
 
 async def _client(
-    host: str, port: int, paths: list[str], start: int, deadline: float | None, out, errs
+    host: str,
+    port: int,
+    paths: list[str],
+    start: int,
+    deadline: float | None,
+    out,
+    errs,
+    extra: dict[str, str] | None = None,
 ):
-    """One keep-alive connection: cycle through ``paths`` until ``deadline`` (None: once)."""
+    """One keep-alive connection: cycle through ``paths`` until ``deadline`` (None: once).
+
+    A server that ends the connection (``connection: close``, or a cap on requests per
+    connection as hypercorn has) gets a new one, as browsers and GDAL do.
+    """
     reader, writer = await asyncio.open_connection(host, port)
+    more = "".join(f"{k}: {v}\r\n" for k, v in (extra or {}).items())
     i = start
     try:
         while (i - start < len(paths)) if deadline is None else time.perf_counter() < deadline:
             path = paths[i % len(paths)]
             i += 1
             t0 = time.perf_counter()
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
-            head = await reader.readuntil(b"\r\n\r\n")
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{more}\r\n".encode())
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+                i -= 1
+                continue
             status = int(head[9:12])
-            length = 0
+            length, close = 0, False
             for line in head.split(b"\r\n")[1:]:
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+                elif name.lower() == b"connection" and value.strip().lower() == b"close":
+                    close = True
             await reader.readexactly(length)
-            if status == 200:
+            if status in (200, 206):
+                out.append(time.perf_counter() - t0)
+            else:
+                errs.append(status)
+            if close:
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+    finally:
+        writer.close()
+
+
+async def _h2_client(
+    host: str,
+    port: int,
+    paths: list[str],
+    start: int,
+    deadline: float,
+    out,
+    errs,
+    extra: dict[str, str] | None = None,
+):
+    """One h2c (prior knowledge) connection, one request at a time, until ``deadline``."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    reader, writer = await asyncio.open_connection(host, port)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    conn.increment_flow_control_window(1 << 30)
+    writer.write(conn.data_to_send())
+    i = start
+    try:
+        while time.perf_counter() < deadline:
+            path = paths[i % len(paths)]
+            i += 1
+            t0 = time.perf_counter()
+            sid = conn.get_next_available_stream_id()
+            headers = [
+                (":method", "GET"),
+                (":scheme", "http"),
+                (":authority", host),
+                (":path", path),
+            ]
+            conn.send_headers(sid, headers + list((extra or {}).items()), end_stream=True)
+            writer.write(conn.data_to_send())
+            status, done = 0, False
+            while not done:
+                data = await reader.read(1 << 16)
+                if not data:
+                    raise ConnectionError("server closed the connection")
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, h2.events.ResponseReceived):
+                        status = int(dict(ev.headers)[b":status"])
+                    elif isinstance(ev, h2.events.DataReceived):
+                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
+                        done = True
+                writer.write(conn.data_to_send())
+            if status in (200, 206):
                 out.append(time.perf_counter() - t0)
             else:
                 errs.append(status)
@@ -73,21 +153,39 @@ async def _client(
         writer.close()
 
 
-async def _run(host: str, port: int, paths: list[str], clients: int, seconds: float) -> Result:
+async def _run(
+    host: str,
+    port: int,
+    paths: list[str],
+    clients: int,
+    seconds: float,
+    http2: bool,
+    headers: dict[str, str] | None,
+) -> Result:
     out: list[float] = []
     errs: list[int] = []
     deadline = time.perf_counter() + seconds
     step = max(1, len(paths) // clients)
+    one = _h2_client if http2 else _client
     t0 = time.perf_counter()
     await asyncio.gather(
-        *(_client(host, port, paths, k * step, deadline, out, errs) for k in range(clients))
+        *(one(host, port, paths, k * step, deadline, out, errs, headers) for k in range(clients))
     )
     return Result(clients, time.perf_counter() - t0, np.array(out), len(errs))
 
 
-def load(host: str, port: int, paths: list[str], clients: int, seconds: float) -> Result:
-    """Keep ``clients`` connections busy with GETs cycling through ``paths`` for ``seconds``."""
-    return asyncio.run(_run(host, port, paths, clients, seconds))
+def load(
+    host: str,
+    port: int,
+    paths: list[str],
+    clients: int,
+    seconds: float,
+    http2: bool = False,
+    headers: dict[str, str] | None = None,
+) -> Result:
+    """Keep ``clients`` connections busy with GETs cycling through ``paths`` for ``seconds``
+    (HTTP/1.1 keep-alive, or h2c with prior knowledge when ``http2``); 200 and 206 count."""
+    return asyncio.run(_run(host, port, paths, clients, seconds, http2, headers))
 
 
 def once(host: str, port: int, paths: list[str]) -> Result:

@@ -94,15 +94,18 @@ def make_cube(size: int) -> Path:
 
 
 def tile_paths(cube: Path) -> tuple[str, str, list[tuple[int, int, int]], str]:
-    """The collection, date, the z12 tiles fully inside the data, and the COG's path."""
+    """The collection, date, the z12 tiles wholly inside the COG, and the COG's path."""
     coll = next(iter(load(cube).collections.values()))
     entry = coll.sorted_dates()[-1]
     tile = next(iter(entry.layers["LAI"].tiles.values()))
-    west, south, east, north = transform_bounds(tile.bbox, coll.crs, "EPSG:4326")
-    pad = (east - west) * 0.05, (north - south) * 0.05
-    inner = (west + pad[0], south + pad[1], east - pad[0], north - pad[1])
-    tiles = [(t.z, t.x, t.y) for t in TMS["WebMercatorQuad"].tiles(*inner, zooms=[12])]
-    return coll.name, entry.key, tiles, str(cube / tile.href)
+    wm = TMS["WebMercatorQuad"]
+    x0, y0, x1, y1 = tile.bbox
+    inside = []
+    for t in wm.tiles(*transform_bounds(tile.bbox, coll.crs, "EPSG:4326"), zooms=[12]):
+        bx0, by0, bx1, by1 = transform_bounds(tuple(wm.xy_bounds(t)), "EPSG:3857", coll.crs)
+        if x0 <= bx0 and bx1 <= x1 and y0 <= by0 and by1 <= y1:
+            inside.append((t.z, t.x, t.y))
+    return coll.name, entry.key, inside, str(cube / tile.href)
 
 
 def run_peer(name, args, ready, paths, clients, seconds, port, env=None) -> dict:

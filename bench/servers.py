@@ -1,0 +1,193 @@
+"""Which ASGI server runs leafcube best: hypercorn, granian and uvicorn on the same app.
+
+Each server runs ``leafcube.server.app:create_app`` over the same cube with one worker
+pinned to core 0; the lean load generator (``httpload``) runs on core 1. Three requests:
+a small JSON answer (``/``), a 16 KiB byte range of a COG (what GDAL sends) and a warm
+map tile, at 1 and 16 clients over HTTP/1.1, and over h2c where the server speaks it.
+Also records which protocols each server offers on one plain port.
+
+Run: ``.venv/bin/python bench/servers.py`` (``--seconds 10``); it first builds the
+bench/tiles.py cube if needed and installs uvicorn into ``bench/out/servers-venv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import httpload
+import tiles
+
+from leafcube.server.config import ENV_CUBE
+
+HERE = Path(__file__).parent
+VENV = tiles.OUT / "servers-venv"
+APP = "leafcube.server.app:create_app"
+
+
+def servers_venv() -> Path:
+    """A venv with uvicorn that also imports everything from leafcube's own venv."""
+    py = VENV / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        lib = next((VENV / "lib").glob("python3*")) / "site-packages"
+        main = site.getsitepackages()[0]
+        (lib / "leafcube-main.pth").write_text(f"import site; site.addsitedir({main!r})\n")
+    if subprocess.run([str(py), "-c", "import uvicorn"], capture_output=True).returncode:
+        reqs = HERE / "requirements-servers.txt"
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(reqs)], check=True)
+    return VENV / "bin"
+
+
+def commands(port: int, venv: Path) -> dict[str, list[str]]:
+    bindir = Path(sys.executable).parent
+    return {
+        "granian": [
+            str(bindir / "granian"),
+            "--interface",
+            "asgi",
+            "--factory",
+            "--http",
+            "auto",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            APP,
+        ],
+        "hypercorn": [
+            str(bindir / "hypercorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            f"{APP}()",
+        ],
+        "uvicorn": [
+            str(venv / "uvicorn"),
+            "--factory",
+            APP,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+    }
+
+
+def protocols(url: str) -> dict[str, bool]:
+    """Which protocols answer on the plain port (curl decides)."""
+    found = {}
+    for name, flag in (("http/1.1", "--http1.1"), ("h2c", "--http2-prior-knowledge")):
+        out = subprocess.run(
+            [
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_version}",
+                "--max-time",
+                "5",
+                flag,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout
+        found[name] = out in ("1.1", "2")
+    return found
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=10, help="length of each measured run")
+    ap.add_argument("--clients", default="1,16", help="concurrent clients, comma-separated")
+    args = ap.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
+    venv = servers_venv()
+    cube = tiles.make_cube(4000)
+    coll, date, tile_list, cog = tiles.tile_paths(cube)
+    rel = "/" + str(Path(cog).relative_to(cube))
+    workloads = {
+        "json": ["/"],
+        "tile": [
+            f"/api/collections/{coll}/tiles/LAI/{date}/WebMercatorQuad/{z}/{x}/{y}.png"
+            for z, x, y in tile_list
+        ],
+    }
+    httpload.pin(tiles.LOAD_CORE)
+    port = 18711
+    results: dict = {}
+    for name, cmd in commands(port, venv).items():
+        url = f"http://127.0.0.1:{port}"
+        proc = httpload.start(
+            cmd, f"{url}/catalogue.json", tiles.SERVER_CORE, {ENV_CUBE: str(cube)}
+        )
+        try:
+            results[name] = {"protocols": protocols(url + "/"), "runs": []}
+            httpload.once("127.0.0.1", port, workloads["tile"])
+            for proto in ("http/1.1", "h2c"):
+                if not results[name]["protocols"][proto]:
+                    continue
+                for what, paths in workloads.items():
+                    for n in clients:
+                        res = httpload.load(
+                            "127.0.0.1", port, paths, n, args.seconds, http2=proto == "h2c"
+                        )
+                        row = res.row() | {"server": name, "protocol": proto, "request": what}
+                        results[name]["runs"].append(row)
+                        print(json.dumps(row), flush=True)
+                res = _ranges(port, rel, clients, args.seconds, proto == "h2c")
+                for row in res:
+                    row |= {"server": name, "protocol": proto, "request": "range16k"}
+                    results[name]["runs"].append(row)
+                    print(json.dumps(row), flush=True)
+        finally:
+            httpload.stop(proc)
+    (tiles.OUT / "servers.json").write_text(json.dumps(results, indent=1))
+    print(
+        "\nserver     protocol  request    "
+        + "  ".join(f"{n:>3} clients req/s (p50/p99 ms)" for n in clients)
+    )
+    for name, r in results.items():
+        runs = r["runs"]
+        for proto in ("http/1.1", "h2c"):
+            for what in ("json", "range16k", "tile"):
+                rows = [x for x in runs if x["protocol"] == proto and x["request"] == what]
+                if rows:
+                    cells = "  ".join(
+                        f"{x['req_per_s']:>13.1f} ({x['p50_ms']:.1f}/{x['p99_ms']:.1f})"
+                        for x in rows
+                    )
+                    print(f"{name:<10} {proto:<9} {what:<9} {cells}")
+        missing = [p for p, ok in r["protocols"].items() if not ok]
+        if missing:
+            print(f"{name:<10} does not answer {', '.join(missing)} on the plain port")
+    return 0
+
+
+def _ranges(port: int, rel: str, clients: list[int], seconds: float, http2: bool) -> list[dict]:
+    """16 KiB ranged GETs of one COG (what GDAL's /vsicurl sends)."""
+    rows = []
+    for n in clients:
+        res = httpload.load(
+            "127.0.0.1", port, [rel], n, seconds, http2=http2, headers={"range": "bytes=0-16383"}
+        )
+        rows.append(res.row())
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())
