@@ -1,39 +1,38 @@
 """Extract benchmark: GomezEngine vs leafcube's client vs a direct local read, side by side.
 
 One run, one cube (the demo landscape over 48 months), one ``leafcube serve`` on
-127.0.0.1. For a 1 km² and a 100 km² ROI over 12 and 48 dates and 2 layers it times:
+127.0.0.1. For a 1 km² and a 100 km² ROI over 12 and 48 dates and 2 layers it times
+the first extract of a fresh Python process (what a notebook user waits for):
 
 - **GomezEngine** 0.3 (PyPI ``gomezengine``): ``extract_band`` on the server's
   GomezEngine view, one ``gdal.Warp`` over ``/vsicurl/`` per (band, date) in 10
-  threads; run in its own venv (Debian's ``python3-gdal``), in a subprocess;
+  threads; in its own venv over Debian's ``python3-gdal``;
 - **leafcube server**: ``Cube(url).extract`` — subset requests over h2c;
-- **leafcube static**: ``Cube(url, mode="static")`` — the client reads the COGs itself;
+- **leafcube static**: ``Cube(url, mode="static").extract`` — the client reads the COGs;
 - **local floor**: :func:`leafcube.reader.read_many` on the cube folder, no HTTP.
 
-Pixel values are checked: leafcube's server and static arrays equal the floor's
-exactly, and GomezEngine's DNs times the layer's scale equal them wherever leafcube
-has data. Run: ``.venv/bin/python bench/extract.py`` (``--repeat N``, ``--workers N``).
+Both over loopback and through a proxy that delays every packet by half of
+``--rtt-ms`` each way (a network like a user's). Pixels are checked: leafcube's
+arrays equal the floor's exactly, and GomezEngine's DNs × scale equal them wherever
+leafcube has data. Run: ``.venv/bin/python bench/extract.py [--repeat 3] [--rtt-ms 20]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-from leafcube.catalogue import load, query
-from leafcube.catalogue.roi import bbox_geometry
-from leafcube.client import Cube
-from leafcube.reader import CubeFiles, read_many, roi_grid
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -62,22 +61,20 @@ class LeafStorage(DataStorageSentinel2):
         self.valid_bands = bands
 
 ds = LeafStorage(cfg["view"], cfg["bands"])
-times = {}
-for run in cfg["runs"]:
-    dates = [dt.date.fromisoformat(d) for d in run["dates"]]
-    took = []
-    for _ in range(cfg["repeat"]):
-        t = time.perf_counter()
-        data = ds.extract_band(cfg["layers"], dates=dates, roi=run["roi"], use_cloud_mask=False)
-        took.append(time.perf_counter() - t)
-    times[run["name"]] = took
-    np.savez(run["npz"], **{f"{b}|{d.isoformat()}": a for b, v in data.items() for d, a in v.items()})
-print(json.dumps(times))
+dates = [dt.date.fromisoformat(d) for d in cfg["dates"]]
+t = time.perf_counter()
+data = ds.extract_band(cfg["layers"], dates=dates, roi=cfg["roi"], use_cloud_mask=False)
+took = time.perf_counter() - t
+np.savez(cfg["npz"], **{f"{b}|{d.isoformat()}": a for b, v in data.items() for d, a in v.items()})
+print(json.dumps({"seconds": took}))
 """
 
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+# -- setup ------------------------------------------------------------------------------
 
 
 def gomez_python() -> Path:
@@ -105,11 +102,12 @@ def gomez_python() -> Path:
 
 def bench_cube() -> Path:
     """The demo landscape over 48 months, ingested once into bench/out/cube."""
+    from leafcube.catalogue import load
     from leafcube.ingest.demo import make_exports
     from leafcube.ingest.pipeline import ingest
 
     cube = OUT / "cube"
-    if (cube / "catalogue.json").exists() and len(load(cube).collections) == 1:
+    if (cube / "catalogue.json").exists():
         coll = next(iter(load(cube).collections.values()))
         if len(coll.dates) >= max(DATE_COUNTS):
             return cube
@@ -119,186 +117,281 @@ def bench_cube() -> Path:
     return cube
 
 
-def serve(cube: Path, port: int, workers: int) -> subprocess.Popen:
-    """``leafcube serve`` on 127.0.0.1, ready when its catalogue answers."""
-    import httpx
-
-    args = [sys.executable, "-m", "leafcube.cli.main", "serve", str(cube), "--port", str(port)]
-    proc = subprocess.Popen(
-        [*args, "--host", "127.0.0.1", "--workers", str(workers)],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/catalogue.json", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("leafcube serve did not start")
-
-
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[list[float], object]:
-    """Wall times of ``repeat`` calls (after one warm-up call) and the last result."""
-    result = fn()
+def start(args: list[str], ready: str) -> subprocess.Popen:
+    """Start a helper process in its own group; wait until ``ready`` answers."""
+    import httpx
+
+    proc = subprocess.Popen(
+        args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    for _ in range(300):
+        try:
+            if httpx.get(ready, timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    stop(proc)
+    raise RuntimeError(f"{args[:4]} did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a helper's process group (SIGKILL if keep-alive connections hold it)."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+# -- the delaying proxy ------------------------------------------------------------------
+
+
+async def _pipe(reader, writer, delay: float) -> None:
+    """Forward bytes, each chunk ``delay`` seconds after it arrived, in order."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def receive() -> None:
+        while True:
+            data = await reader.read(1 << 16)
+            queue.put_nowait((loop.time() + delay, data))
+            if not data:
+                return
+
+    async def send() -> None:
+        while True:
+            due, data = await queue.get()
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if not data:
+                if writer.can_write_eof():
+                    writer.write_eof()
+                return
+            writer.write(data)
+            await writer.drain()
+
+    try:
+        await asyncio.gather(receive(), send())
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+def run_proxy(listen: int, upstream: int, rtt_ms: float) -> None:
+    """A TCP proxy on 127.0.0.1:``listen`` adding ``rtt_ms`` of round-trip time."""
+    delay = rtt_ms / 2000
+
+    async def handle(reader, writer) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream)
+        await asyncio.gather(_pipe(reader, up_writer, delay), _pipe(up_reader, writer, delay))
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", listen)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# -- one measurement per process -----------------------------------------------------------
+
+
+def run_worker(cfg: dict) -> None:
+    """Time one extract in this fresh process; save its arrays for the checks."""
+    from leafcube.catalogue import load, query
+    from leafcube.catalogue.roi import bbox_geometry
+    from leafcube.client import Cube
+    from leafcube.reader import CubeFiles, read_many, roi_grid
+
+    bbox = tuple(cfg["bbox"])
+    if cfg["kind"] == "floor":
+        coll = query.collection(load(cfg["cube"]), None)
+        entries = query.dates_between(coll, cfg["start"], cfg["end"])
+        files = CubeFiles(cfg["cube"])
+        t = time.perf_counter()
+        grid = roi_grid(coll, bbox_geometry(bbox), NATIVE)
+        reads = read_many(files, coll, entries, LAYERS, grid, qc="data")
+        took = time.perf_counter() - t
+        arrays = {n: {k: r.data for k, r in v.items()} for n, v in reads.items()}
+    else:
+        mode = "static" if cfg["kind"] == "static" else "server"
+        cube = Cube(cfg["url"], mode=mode, progress=False)
+        t = time.perf_counter()
+        res = cube.extract(LAYERS, bbox, cfg["start"], cfg["end"], qc="data", roi_crs=NATIVE)
+        took = time.perf_counter() - t
+        arrays = res.layers
+    np.savez(
+        cfg["npz"],
+        **{f"{n}|{d}": a.filled(np.nan) for n, by in arrays.items() for d, a in by.items()},
+    )
+    print(json.dumps({"seconds": took}))
+
+
+def measure(python: Path, args: list[str], repeat: int) -> float:
+    """Median seconds over ``repeat`` fresh processes."""
     times = []
     for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return times, result
+        done = subprocess.run(
+            [str(python), *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{args[:2]} failed:\n{done.stderr[-3000:]}")
+        times.append(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])
+    return statistics.median(times)
+
+
+# -- checks ---------------------------------------------------------------------------------
 
 
 def roi_file(bbox: tuple[float, float, float, float], path: Path) -> Path:
     """The ROI as GeoJSON in EPSG:3979 (GDAL reads the ``crs`` member of a cutline)."""
+    x0, y0, x1, y1 = bbox
+    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
     doc = {
         "type": "FeatureCollection",
         "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3979"}},
         "features": [
-            {"type": "Feature", "properties": {}, "geometry": bbox_geometry(bbox).__geo_interface__}
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
         ],
     }
     path.write_text(json.dumps(doc))
     return path
 
 
-def same(a: dict, b: dict) -> bool:
-    """True when two ``{layer: {date: masked array}}`` hold identical pixels and masks."""
-    return all(
-        np.array_equal(a[n][d].filled(np.nan), b[n][d].filled(np.nan), equal_nan=True)
-        for n in b
-        for d in b[n]
-    )
+def same_as_floor(npz: Path, floor: Path) -> bool:
+    """True when an extract's arrays equal the floor's, NaN for NaN."""
+    with np.load(npz) as a, np.load(floor) as b:
+        return sorted(a.files) == sorted(b.files) and all(
+            np.array_equal(a[k], b[k], equal_nan=True) for k in b.files
+        )
 
 
-def gomez_matches(npz: Path, floor: dict, scales: dict[str, float]) -> str:
-    """Compare GomezEngine's DNs × scale with leafcube's values where leafcube has data."""
-    with np.load(npz) as ge:
-        bad = 0
-        checked = 0
+def gomez_matches(npz: Path, floor: Path, scales: dict[str, float]) -> str:
+    """GomezEngine's DNs × scale against leafcube's values wherever leafcube has data."""
+    bad = checked = 0
+    with np.load(npz) as ge, np.load(floor) as ref:
+        if len(ge.files) != len(ref.files):
+            return f"{len(ge.files)} of {len(ref.files)} (layer, date) arrays"
         for key in ge.files:
-            layer, date = key.split("|")
-            ref = floor[layer][date]
-            dn = ge[key]
-            if dn.shape != ref.shape:
-                return f"shape {dn.shape} ≠ {ref.shape}"
-            have = ~np.ma.getmaskarray(ref)
-            values = (dn.astype(np.float32) * np.float32(scales[layer]))[have]
-            bad += int((values != ref.data[have]).sum())
+            want = ref[key]
+            if ge[key].shape != want.shape:
+                return f"shape {ge[key].shape} ≠ {want.shape}"
+            have = np.isfinite(want)
+            got = ge[key].astype(np.float32) * np.float32(scales[key.split("|")[0]])
+            bad += int((got[have] != want[have]).sum())
             checked += int(have.sum())
-        dates = len(ge.files) // len(LAYERS)
-    return "yes" if bad == 0 and checked else f"{bad} of {checked} differ ({dates} dates)"
+    return "yes" if bad == 0 and checked else f"{bad} of {checked} pixels differ"
+
+
+# -- the run --------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeat", type=int, default=3, help="timed runs per cell (median kept)")
+    ap.add_argument("--repeat", type=int, default=3, help="fresh processes per cell (median)")
+    ap.add_argument("--rtt-ms", type=float, default=20.0, help="round trip of the slow network")
     ap.add_argument("--workers", type=int, default=2, help="leafcube serve workers")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--proxy", nargs=3, type=float, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.worker:
+        run_worker(json.loads(args.worker))
+        return 0
+    if args.proxy:
+        run_proxy(int(args.proxy[0]), int(args.proxy[1]), args.proxy[2])
+        return 0
+
+    from leafcube.catalogue import load, query
+
     OUT.mkdir(exist_ok=True)
-    python = gomez_python()
+    gomez = gomez_python()
     cube = bench_cube()
-    cat = load(cube)
-    coll = query.collection(cat, None)
+    coll = query.collection(load(cube), None)
     scales = {n: coll.layers[n].scale for n in LAYERS}
-    port = free_port()
-    proc = serve(cube, port, args.workers)
-    url = f"http://127.0.0.1:{port}"
+    entries = coll.sorted_dates()
     tmp = Path(tempfile.mkdtemp(dir=OUT))
+    port, slow_port = free_port(), free_port()
+    me = [str(HERE / "extract.py")]
+    server = start(
+        [sys.executable, "-m", "leafcube.cli.main", "serve", str(cube), "--host", "127.0.0.1"]
+        + ["--port", str(port), "--workers", str(args.workers)],
+        f"http://127.0.0.1:{port}/catalogue.json",
+    )
+    proxy = start(
+        [sys.executable, *me, "--proxy", str(slow_port), str(port), str(args.rtt_ms)],
+        f"http://127.0.0.1:{slow_port}/catalogue.json",
+    )
+    networks = {
+        "loopback": f"http://127.0.0.1:{port}",
+        f"{args.rtt_ms:g} ms RTT": f"http://127.0.0.1:{slow_port}",
+    }
     rows = []
     try:
-        server = Cube(url, progress=False)
-        static = Cube(url, mode="static", progress=False)
-        assert server.mode == "server" and server.source.h2c
-        entries = coll.sorted_dates()
-        runs, cells = [], []
         for roi_name, bbox in ROIS.items():
-            path = roi_file(bbox, tmp / f"roi{len(cells)}.geojson")
+            roi = roi_file(bbox, tmp / f"roi-{len(rows)}.geojson")
             for n in DATE_COUNTS:
                 sel = entries[-n:]
+                cell = {"bbox": bbox, "start": sel[0].key, "end": sel[-1].end.isoformat()}
                 name = f"{roi_name}, {n} dates"
-                npz = tmp / f"gomez{len(cells)}.npz"
-                runs.append(
-                    {"name": name, "dates": [e.key for e in sel], "roi": str(path), "npz": str(npz)}
+                log(f"{name}: local floor")
+                floor_npz = tmp / "floor.npz"
+                floor_cfg = {**cell, "kind": "floor", "cube": str(cube), "npz": str(floor_npz)}
+                floor = measure(
+                    Path(sys.executable), [*me, "--worker", json.dumps(floor_cfg)], args.repeat
                 )
-                cells.append((name, bbox, sel, npz))
-        config = {
-            "view": f"{url}/api/collections/{coll.name}/gomez.json",
-            "bands": list(coll.layers),
-            "layers": LAYERS,
-            "runs": runs,
-            "repeat": args.repeat,
-        }
-        log("GomezEngine …")
-        done = subprocess.run(
-            [str(python), "-c", GOMEZ_RUNNER, json.dumps(config)],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"GomezEngine failed:\n{done.stderr[-3000:]}")
-        gomez = json.loads(done.stdout.strip().splitlines()[-1])
-        files = CubeFiles(str(cube))
-        for name, bbox, sel, npz in cells:
-            log(f"leafcube {name} …")
-            start, end = sel[0].start, sel[-1].end
-
-            def extract(c: Cube, bbox=bbox, start=start, end=end) -> dict:
-                return c.extract(LAYERS, bbox, start, end, qc="data", roi_crs=NATIVE).layers
-
-            grid = roi_grid(coll, bbox_geometry(bbox), NATIVE)
-
-            def floor_read(sel=sel, grid=grid) -> dict:
-                reads = read_many(files, coll, sel, LAYERS, grid, qc="data")
-                return {n: {k: r.data for k, r in v.items()} for n, v in reads.items()}
-
-            t_floor, floor = timed(floor_read, args.repeat)
-            t_server, by_server = timed(lambda: extract(server), args.repeat)
-            t_static, by_static = timed(lambda: extract(static), args.repeat)
-            med = {
-                "gomez": statistics.median(gomez[name]),
-                "server": statistics.median(t_server),
-                "static": statistics.median(t_static),
-                "floor": statistics.median(t_floor),
-            }
-            rows.append(
-                {
-                    "cell": name,
-                    **med,
-                    "speedup": med["gomez"] / med["server"],
-                    "vs_floor": med["server"] / med["floor"],
-                    "leafcube_equal": same(by_server, floor) and same(by_static, floor),
-                    "gomez_equal": gomez_matches(npz, floor, scales),
-                }
-            )
+                for net, url in networks.items():
+                    log(f"{name}, {net}: GomezEngine, leafcube server, leafcube static")
+                    ge_npz = tmp / "gomez.npz"
+                    ge_cfg = {
+                        "view": f"{url}/api/collections/{coll.name}/gomez.json",
+                        "bands": list(coll.layers),
+                        "layers": LAYERS,
+                        "dates": [e.key for e in sel],
+                        "roi": str(roi),
+                        "npz": str(ge_npz),
+                    }
+                    ge = measure(gomez, ["-c", GOMEZ_RUNNER, json.dumps(ge_cfg)], args.repeat)
+                    ge_ok = gomez_matches(ge_npz, floor_npz, scales)
+                    times, equal = {}, True
+                    for kind in ("server", "static"):
+                        npz = tmp / f"{kind}.npz"
+                        cfg = {**cell, "kind": kind, "url": url, "npz": str(npz)}
+                        times[kind] = measure(
+                            Path(sys.executable), [*me, "--worker", json.dumps(cfg)], args.repeat
+                        )
+                        equal &= same_as_floor(npz, floor_npz)
+                    rows.append(
+                        (name, net, ge, times["server"], times["static"], floor, equal, ge_ok)
+                    )
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    header = (
-        "| ROI, dates (2 layers) | GomezEngine | leafcube server | leafcube static | local floor "
-        "| GomezEngine ÷ leafcube | leafcube ÷ floor | same pixels (leafcube / GomezEngine) |"
+        stop(proxy)
+        stop(server)
+    print(
+        "| ROI, dates (2 layers) | network | GomezEngine | leafcube server | leafcube static "
+        "| local floor | GomezEngine ÷ leafcube server | leafcube server ÷ floor "
+        "| same pixels (leafcube / GomezEngine) |"
     )
-    print(header)
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
-    for r in rows:
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for name, net, ge, srv, sta, floor, equal, ge_ok in rows:
         print(
-            f"| {r['cell']} | {r['gomez']:.2f} s | {r['server']:.3f} s | {r['static']:.3f} s "
-            f"| {r['floor']:.3f} s | **{r['speedup']:.0f}×** | {r['vs_floor']:.1f}× "
-            f"| {'yes' if r['leafcube_equal'] else 'NO'} / {r['gomez_equal']} |"
+            f"| {name} | {net} | {ge:.2f} s | {srv:.2f} s | {sta:.2f} s | {floor:.2f} s "
+            f"| **{ge / srv:.1f}×** | {srv / floor:.1f}× | {'yes' if equal else 'NO'} / {ge_ok} |"
         )
-    ok = all(r["leafcube_equal"] and r["gomez_equal"] == "yes" for r in rows)
-    return 0 if ok else 1
+    return 0 if all(r[6] and r[7] == "yes" for r in rows) else 1
 
 
 if __name__ == "__main__":

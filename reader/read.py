@@ -174,7 +174,21 @@ def read_many(
         return result
 
     result: dict[str, dict[str, LayerRead]] = {layer: {} for layer, _ in jobs}
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for (layer, e), read in zip(jobs, pool.map(one, jobs), strict=True):
-            result[layer][e.key] = read
+    for (layer, e), read in zip(jobs, _pool(max(1, workers)).map(one, jobs), strict=True):
+        result[layer][e.key] = read
     return result
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A long-lived pool per size: its threads keep their open datasets between calls,
+    so a server's next request (or a client's next extract) skips reopening files."""
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leafcube-read")
+            _pools[workers] = pool
+        return pool
