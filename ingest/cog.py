@@ -104,7 +104,7 @@ def _open_checked(path: Path, job: Job) -> tuple[Bounds, int, int]:
         if abs(steps - round(steps)) > 1e-6:
             raise IngestError(
                 f"{path}: pixel grid is not aligned to collection {job.collection} "
-                f"(origin {g.origin[0]:g}, {g.origin[1]:g}, {g.res:g} m pixels)"
+                f"(origin {g.origin[0]:.0f}, {g.origin[1]:.0f}; {g.res:g} m pixels)"
             )
     tb = job.tile_bounds
     if tb is not None and not (
@@ -113,7 +113,8 @@ def _open_checked(path: Path, job: Job) -> tuple[Bounds, int, int]:
         and bounds[2] <= tb[2] + 1e-6
         and bounds[3] <= tb[3] + 1e-6
     ):
-        raise IngestError(f"{path}: extent {bounds} lies outside {job.tile} {tb}")
+        box = ", ".join(f"{v:.0f}" for v in bounds)
+        raise IngestError(f"{path}: extent ({box}) lies outside {job.tile}")
     return bounds, width, height
 
 

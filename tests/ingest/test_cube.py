@@ -90,8 +90,15 @@ def test_overviews_average_continuous_and_nearest_bitmask(demo_cube):
         full, ov = d.read(1), d.read(1, out_shape=(300, 150))
     assert set(np.unique(ov)) <= set(np.unique(full))
     with rasterio.open(base / "LAI.tif") as lai:
-        full, ov = lai.read(1), lai.read(1, out_shape=(300, 150))
+        full, ov = lai.read(1).astype(float), lai.read(1, out_shape=(300, 150))
+        valid = lai.dataset_mask() > 0
     assert not np.array_equal(ov, full[::2, ::2])  # averaged, not decimated
+    blocks, keep = full.reshape(300, 2, 150, 2), valid.reshape(300, 2, 150, 2)
+    count = keep.sum(axis=(1, 3))
+    mean_of_data = (blocks * keep).sum(axis=(1, 3)) / np.maximum(count, 1)
+    mixed = (count > 0) & (count < 4)  # blocks where some pixels are no data
+    assert mixed.sum() > 50
+    assert np.abs(ov[mixed] - mean_of_data[mixed]).max() <= 1  # no-data zeros left out
 
 
 def test_mask_rule_zero_lai_stays_data_no_data_is_masked(demo_cube):
