@@ -7,6 +7,7 @@ mosaic across tiles is seamless. Opened datasets are cached per thread.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -65,21 +66,38 @@ class LayerRead:
 
 
 class _DatasetCache(threading.local):
-    """A few open datasets per thread: reopening a remote COG costs a request."""
+    """A few open datasets per thread: reopening a remote COG costs a request.
+
+    A local file replaced since it was opened (a re-ingest renames a new COG over
+    it) is opened again: its inode and mtime are checked on every use.
+    """
 
     size = 32
 
     def __init__(self) -> None:
-        self.items: OrderedDict[tuple[str, int | None], rasterio.DatasetReader] = OrderedDict()
+        self.items: OrderedDict[
+            tuple[str, int | None], tuple[rasterio.DatasetReader, tuple[int, int] | None]
+        ] = OrderedDict()
 
     def get(self, path: str, overview_level: int | None = None) -> rasterio.DatasetReader:
         key = (path, overview_level)
-        ds = self.items.pop(key, None)
-        if ds is None or ds.closed:
+        stamp = None
+        if not path.startswith("/vsi"):
+            try:
+                st = os.stat(path)
+            except OSError:
+                pass  # rasterio.open below raises its own, clearer error
+            else:
+                stamp = (st.st_ino, st.st_mtime_ns)
+        ds, seen = self.items.pop(key, (None, None))
+        if ds is not None and (ds.closed or seen != stamp):
+            ds.close()
+            ds = None
+        if ds is None:
             ds = rasterio.open(path, overview_level=overview_level)
-        self.items[key] = ds
+        self.items[key] = (ds, stamp)
         while len(self.items) > self.size:
-            self.items.popitem(last=False)[1].close()
+            self.items.popitem(last=False)[1][0].close()
         return ds
 
 

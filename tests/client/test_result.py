@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import shutil
 import subprocess
 import warnings
 
@@ -204,3 +206,18 @@ def test_cli_get(server_url, field_file, tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.startswith("leafcube get: error: unknown layer(s) ['NDVI']")
     assert "Traceback" not in bad.stderr
+
+
+def test_replaced_cog_is_read_again(demo_cube, tmp_path):
+    cube_dir = tmp_path / "cube"
+    shutil.copytree(demo_cube, cube_dir)
+    cube = Cube(cube_dir, progress=False, concurrency=1)
+    july = cube.extract("LAI", FIELD, "2023-07-01", "2023-07-31", qc="data")
+    aug = cube.extract("LAI", FIELD, "2023-08-01", "2023-08-31", qc="data")
+    month = cube_dir / COLL / "2023-07-01"
+    for tile in ("tile42", "tile43"):  # a re-ingest renames a new COG over the old one
+        shutil.copy(cube_dir / COLL / "2023-08-01" / tile / "LAI.tif", month / tile / "new.tif")
+        os.replace(month / tile / "new.tif", month / tile / "LAI.tif")
+    again = cube.extract("LAI", FIELD, "2023-07-01", "2023-07-31", qc="data")
+    assert not np.array_equal(july.stack("LAI"), aug.stack("LAI"), equal_nan=True)
+    assert np.array_equal(again.stack("LAI"), aug.stack("LAI"), equal_nan=True)
