@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -154,7 +154,7 @@ def parse_name(path: Path, year: int | None = None) -> Export:
 def explicit_export(path: Path, layer: str, date: dt.date, tile: str) -> Export:
     """An export described by ``--layer/--date/--tile`` instead of its name.
 
-    The period is the month that starts at ``date`` (a yearly one for Partition).
+    The period runs from ``date`` to the end of its month (the whole year for Partition).
     """
     if not _REGION.match(tile):
         raise NameError_(f"--tile {tile!r}: use letters, digits, '.', '_' or '-'")
@@ -164,10 +164,9 @@ def explicit_export(path: Path, layer: str, date: dt.date, tile: str) -> Export:
             f"--layer {layer!r} is not a LEAF layer ({', '.join(_CANONICAL.values())})"
         )
     _, piece = split_piece(path.stem)
-    start, end = month_period(date.year, date.month)
-    start = date
-    exp = Export(canonical, tile, start, end, None, "monthly", canonical != "QC", piece)
+    per_product = canonical != "QC"
     if canonical == "Partition":
-        exp = replace(exp, start=dt.date(date.year, 1, 1), end=dt.date(date.year, 12, 31))
-        exp = replace(exp, period="yearly")
-    return exp
+        first, last = dt.date(date.year, 1, 1), dt.date(date.year, 12, 31)
+        return Export(canonical, tile, first, last, None, "yearly", per_product, piece)
+    end = month_period(date.year, date.month)[1]
+    return Export(canonical, tile, date, end, None, "monthly", per_product, piece)

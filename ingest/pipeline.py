@@ -29,7 +29,7 @@ from .cog import Grid, IngestError, Job, Written, build_cog
 from .gomez import write_gomez
 from .mask import MaskFiles
 from .mosaic import mosaic_href, mosaic_xml
-from .names import Export, NameError_, explicit_export, parse_name
+from .names import Export, NameError_, explicit_export, parse_name, split_piece
 from .scan import find_files
 from .stac import write_stac
 from .state import Ledger, fingerprint, locked, save_settings, settings, tmp_dir, write_if_changed
@@ -146,6 +146,18 @@ def _parse_all(
             continue
         groups.setdefault(exp.group, (exp, []))[1].append(path)
     return groups
+
+
+def _repeated(pieces: list[Path]) -> tuple[Path, Path] | None:
+    """Two files of one layer that are not distinct Earth Engine pieces (a copied export)."""
+    if len(pieces) < 2:
+        return None
+    ordered = sorted(pieces)
+    offsets = [split_piece(p.stem)[1] for p in ordered]
+    for i, offset in enumerate(offsets):
+        if offset is None or offsets.count(offset) > 1:
+            return next(p for j, p in enumerate(ordered) if j != i), ordered[i]
+    return None
 
 
 def _file_res(path: Path) -> float:
@@ -307,6 +319,10 @@ def ingest(
         planner = _Planner(cat, ledger, cube, collection)
         planned: dict[str, tuple[Job, tuple[dt.date, dt.date]]] = {}
         for exp, pieces in groups.values():
+            twin = None if explicit else _repeated(pieces)
+            if twin:
+                report.failures.append(f"{twin[1]}: the same layer, date and tile as {twin[0]}")
+                continue
             try:
                 res = float(exp.res) if exp.res else _file_res(pieces[0])
                 job = planner.job(exp, pieces, res)

@@ -85,3 +85,18 @@ def test_explicit_layer_date_tile_ingests_any_name(tmp_path, run_ingest):
         assert s.read(1).max() == 1 and s.dataset_mask().max() == 0  # QC 1: never observed
     bad = run_ingest(lai, "--cube", cube, "--layer", "LAI")
     assert bad.returncode == 2 and "--layer, --date and --tile go together" in bad.stderr
+
+
+def test_an_export_given_twice_is_refused_not_stitched(tmp_path, run_ingest):
+    src = tmp_path / "exports"
+    write_month(src, 2023, 3)
+    (src / "copy").mkdir()
+    twin = src / "copy" / "tile42_2023_Mar_errorLAI_20m.tif"
+    twin.write_bytes((src / twin.name).read_bytes())
+    out = run_ingest(src, "--cube", tmp_path / "cube")
+    assert out.returncode == 1
+    errors = [line for line in out.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and "the same layer, date and tile as" in errors[0]
+    assert str(twin) in errors[0] and str(src / twin.name) in errors[0]
+    layers = load(tmp_path / "cube").collections[COLL].dates["2023-03-01"].layers
+    assert "errorLAI" in layers and set(layers["errorLAI"].tiles) == {"tile43"}
