@@ -77,7 +77,9 @@ def deploy(
     args = [*LEAFCUBE, "deploy", "nginx", "--cube", str(cube), "--port", str(port)]
     args += ["--out", str(out), *options, "--run"]
     url = f"https://127.0.0.1:{port}"
-    proc = start_process(args, url + ready, timeout=90)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "deploy.log", "wb") as log:
+        proc = start_process(args, url + ready, timeout=90, stdout=log, stderr=subprocess.STDOUT)
     return Site("", url, cube, out, proc)
 
 

@@ -1,0 +1,107 @@
+"""Failover and lifecycle of `leafcube deploy nginx --run`: a worker killed under load loses
+no request, the supervisor restarts it, and Ctrl-C stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import ssl
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import stop_process
+from tests.deploy.conftest import start_stack
+
+LOAD_SECONDS = 4.0
+KILL_AT = 1.5
+CLIENTS = 4
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def pids(out: Path) -> dict[str, int]:
+    """nginx's master and each worker's pid, from the files the stack writes."""
+    found = {"nginx": int((out / "nginx.pid").read_text())}
+    for f in sorted((out / "run").glob("worker-*.pid")):
+        found[f.stem] = int(f.read_text())
+    return found
+
+
+def load(url: str, cert: Path, paths: list[str], results: list[int], stop_at: float) -> None:
+    """One client over HTTP/2 cycling through ``paths`` until ``stop_at``."""
+    ctx = ssl.create_default_context(cafile=str(cert))
+    with httpx.Client(http2=True, verify=ctx, timeout=30) as client:
+        i = 0
+        while time.monotonic() < stop_at:
+            try:
+                results.append(client.get(url + paths[i % len(paths)]).status_code)
+            except httpx.HTTPError:
+                results.append(0)
+            i += 1
+
+
+@pytest.mark.slow
+def test_killing_a_worker_under_load_loses_no_request(demo_cube, tmp_path):
+    site = start_stack(demo_cube, tmp_path / "stack")
+    try:
+        c = site.collection
+        paths = [
+            f"/api/collections/{c}",
+            f"/api/collections/{c}/timeseries?layers=LAI&lon=-107.42&lat=53.80",
+            f"/api/collections/{c}/subset?layers=LAI&bbox=-107.45,53.78,-107.38,53.84&format=npy",
+        ]
+        before = pids(site.out)
+        victim = next(k for k in before if k.startswith("worker-"))
+        results: list[int] = []
+        stop_at = time.monotonic() + LOAD_SECONDS
+        clients = [
+            threading.Thread(
+                target=load, args=(site.url, site.cert, paths[k:] + paths[:k], results, stop_at)
+            )
+            for k in range(CLIENTS)
+        ]
+        for t in clients:
+            t.start()
+        time.sleep(KILL_AT)
+        done_before_kill = len(results)
+        os.killpg(before[victim], signal.SIGKILL)
+        for t in clients:
+            t.join()
+
+        assert done_before_kill > 0 and len(results) > done_before_kill + 4
+        assert results.count(200) == len(results), f"lost: {[r for r in results if r != 200]}"
+        assert not alive(before[victim])
+        # nginx saw the dead worker and sent those requests to the other one
+        log = (site.out / "deploy.log").read_text()
+        assert re.search(
+            r"\[error\].* while (connecting to|reading response header from) upstream", log
+        )
+
+        # the supervisor starts a new worker on the same port
+        deadline = time.monotonic() + 20
+        while pids(site.out)[victim] == before[victim] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert pids(site.out)[victim] != before[victim]
+
+        # Ctrl-C stops nginx and every worker, and the command exits cleanly
+        running = pids(site.out)
+        os.kill(site.proc.pid, signal.SIGINT)
+        assert site.proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in running.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [k for k, p in running.items() if alive(p)]
+        assert not list((site.out / "run").glob("*.pid"))
+    finally:
+        stop_process(site.proc)
