@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import warnings
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import rasterio
 import rasterio.errors
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
-from tqdm.auto import tqdm
+from tqdm import TqdmWarning
 
 from leafcube.catalogue import Collection, DateEntry, query
 from leafcube.catalogue.qc import QCFilter
@@ -37,6 +38,10 @@ from .result import Extract
 from .roi import load_roi
 from .source import Mode, open_source
 from .stats import STAT_COLUMNS, layer_stats
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", TqdmWarning)  # no ipywidgets: a text bar will do
+    from tqdm.auto import tqdm
 
 T = TypeVar("T")
 LayersLike = str | Sequence[str]
