@@ -1,0 +1,151 @@
+"""`leafcube publish`: complete, idempotent, catalogue last, deletions after, clear errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from xml.etree import ElementTree
+
+import orjson
+import pytest
+
+from leafcube.catalogue import load, save
+from leafcube.deploy.publish import cube_files
+from leafcube.ingest.state import locked
+from tests.conftest import LEAFCUBE
+
+BASE = "https://data.example.org/leaf"
+
+
+def publish(cube: Path, dest: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [*LEAFCUBE, "publish", "--cube", str(cube), "--base-url", BASE, "--to", str(dest)]
+    return subprocess.run([*cmd, *extra], capture_output=True, text=True, check=False)
+
+
+def mtimes(folder: Path) -> dict[str, int]:
+    return {h: (folder / h).stat().st_mtime_ns for h in cube_files(folder)}
+
+
+@pytest.fixture
+def older_cube(demo_cube, tmp_path) -> Path:
+    """The demo cube as it was one month earlier: its last date is not there yet."""
+    cube = tmp_path / "older"
+    shutil.copytree(demo_cube, cube, ignore=shutil.ignore_patterns(".leafcube"))
+    cat = load(cube)
+    coll = next(iter(cat.collections.values()))
+    last = max(coll.dates)
+    del coll.dates[last]
+    save(cat, cube)
+    shutil.rmtree(cube / coll.name / last)
+    return cube
+
+
+def test_publish_is_complete_and_idempotent(demo_cube, tmp_path):
+    dest = tmp_path / "www"
+    dry = publish(demo_cube, dest, "--dry-run")
+    assert dry.returncode == 0 and "4. catalogue: 1 file(s)" in dry.stdout
+    assert not dest.exists()
+
+    first = publish(demo_cube, dest)
+    assert first.returncode == 0, first.stderr
+    for href in cube_files(demo_cube):
+        if not href.startswith("gomez/"):
+            assert (dest / href).read_bytes() == (demo_cube / href).read_bytes(), href
+    assert not list(dest.rglob(".*"))  # no private state, no temporary files
+
+    coll = next(iter(load(demo_cube).collections))
+    view = orjson.loads((dest / "gomez" / f"{coll}.json").read_bytes())
+    urls = [u for date_urls in view.values() for u in date_urls]
+    assert urls and all(u.startswith(f"{BASE}/{coll}/") for u in urls)
+    assert all((dest / u.removeprefix(BASE + "/")).is_file() for u in urls)
+
+    before = mtimes(dest)
+    again = publish(demo_cube, dest)
+    assert again.returncode == 0 and "is up to date" in again.stdout
+    assert mtimes(dest) == before
+
+
+def consistent(dest: Path) -> list[str]:
+    """What the published catalogue (and its views) points at that is not there."""
+    try:
+        cat = load(dest)
+    except ValueError:
+        return []  # no catalogue yet
+    missing = []
+    for coll in cat.collections.values():
+        for entry in coll.dates.values():
+            for files in entry.layers.values():
+                hrefs = [files.mosaic, *(t.href for t in files.tiles.values())]
+                missing += [h for h in hrefs if not (dest / h).is_file()]
+                vrt = dest / files.mosaic
+                if vrt.is_file():
+                    for src in ElementTree.parse(vrt).iter("SourceFilename"):
+                        if not (vrt.parent / src.text).is_file():
+                            missing.append(f"{files.mosaic} -> {src.text}")
+    return missing
+
+
+def test_readers_never_see_a_catalogue_pointing_at_missing_files(older_cube, demo_cube, tmp_path):
+    dest = tmp_path / "www"
+    assert publish(older_cube, dest).returncode == 0
+    problems: list[str] = []
+    checks = [0]
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            problems.extend(consistent(dest))
+            checks[0] += 1
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        result = publish(demo_cube, dest)
+    finally:
+        done.set()
+        thread.join()
+    assert result.returncode == 0, result.stderr
+    assert "did copy" in result.stdout
+    assert checks[0] > 3 and problems == []
+    assert load(dest).to_dict()["collections"] == load(demo_cube).to_dict()["collections"]
+
+
+def test_delete_removes_what_left_the_cube_after_the_catalogue(older_cube, demo_cube, tmp_path):
+    dest = tmp_path / "www"
+    assert publish(demo_cube, dest).returncode == 0
+    (dest / ".htaccess").write_text("Options -Indexes\n")
+    coll = next(iter(load(demo_cube).collections.values()))
+    last = max(coll.dates)
+
+    kept = publish(older_cube, dest)
+    assert kept.returncode == 0 and (dest / coll.name / last).is_dir()
+    gone = publish(older_cube, dest, "--delete")
+    assert gone.returncode == 0 and "remove" in gone.stdout
+    assert not (dest / coll.name / last).exists()
+    assert (dest / ".htaccess").is_file()  # the web server's own hidden files stay
+    assert consistent(dest) == []
+    assert "is up to date" in publish(older_cube, dest, "--delete").stdout
+
+
+def test_clear_errors(demo_cube, tmp_path):
+    cases = {
+        ("--base-url", "ftp://x"): "must be an http(s) URL",
+        ("--cube", str(tmp_path / "nothing")): "no catalogue.json",
+        ("--to", str(demo_cube / "www")): "must be outside the cube folder",
+    }
+    for (flag, value), message in cases.items():
+        args = {"--cube": str(demo_cube), "--base-url": BASE, "--to": str(tmp_path / "www")}
+        args[flag] = value
+        cmd = [*LEAFCUBE, "publish", *(x for kv in args.items() for x in kv)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+    assert not (demo_cube / "www").exists()
+
+
+def test_publish_waits_for_no_ingest(older_cube, tmp_path):
+    with locked(older_cube):
+        out = publish(older_cube, tmp_path / "www")
+    assert out.returncode == 2 and "ingest" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "www").exists()
