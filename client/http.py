@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
 import random
 import ssl
 import time
@@ -72,9 +73,14 @@ def error_message(response: httpx.Response) -> str:
 
 
 @cache
+def _ssl_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # reads SSL_CERT_FILE / SSL_CERT_DIR, else certifi
+
+
 def ssl_context() -> ssl.SSLContext:
-    """One TLS context for every client: loading the CA bundle costs ~50 ms each time."""
-    return httpx.create_ssl_context()
+    """The TLS context for the CA settings in force (``SSL_CERT_FILE``, ``SSL_CERT_DIR``),
+    made once per setting: loading a CA bundle costs ~50 ms."""
+    return _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 
 def client_kwargs(h2c: bool, timeout: float) -> dict[str, Any]:
