@@ -8,6 +8,7 @@ costs, streams in blocks (memory bounded by ``GDAL_CACHEMAX``) and lands with
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import uuid
@@ -57,6 +58,8 @@ class Job:
 
     collection: str
     key: str
+    start: dt.date
+    end: dt.date
     tile: str
     spec: LayerSpec
     sources: tuple[Path, ...]

@@ -1,0 +1,101 @@
+"""Publishing a run: the catalogue rebuilt from the ledger, mosaics, views, then catalogue.json.
+
+Every file is written only when its bytes change, and ``catalogue.json`` last, so
+readers never see a catalogue that lists a file not yet in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from leafcube.catalogue import save
+from leafcube.catalogue.models import Catalogue, Collection, DateEntry, LayerFiles, TileFile
+from leafcube.catalogue.roi import WGS84, transform_bounds
+
+from .cog import Job, Written
+from .gomez import write_gomez
+from .mosaic import mosaic_href, mosaic_xml
+from .plan import new_collection
+from .stac import write_stac
+from .state import Ledger, write_if_changed
+
+
+def record(job: Job, written: Written, fp: str) -> dict:
+    """The ledger's record of one COG: enough to put it back in a catalogue."""
+    return {
+        "fingerprint": fp,
+        "collection": job.collection,
+        "key": job.key,
+        "tile": job.tile,
+        "layer": job.spec.name,
+        "resolution": job.grid.res,
+        "start": job.start.isoformat(),
+        "end": job.end.isoformat(),
+        "bbox": list(written.bbox),
+        "shape": list(written.shape),
+    }
+
+
+def apply_ledger(cat: Catalogue, ledger: Ledger) -> None:
+    """Put every COG of the ledger into the catalogue.
+
+    A yearly Partition joins each date of its year in its collection. Collections
+    the catalogue lacks (lost, or never saved by a killed first run) are recreated.
+    """
+    partitions: dict[tuple[str, int], LayerFiles] = {}
+    single_qc = {r["collection"] for r in ledger.records.values() if r["layer"] == "QC"}
+    for href, rec in sorted(ledger.records.items()):
+        name = rec["collection"]
+        coll = cat.collections.get(name)
+        if coll is None:
+            coll = cat.collections[name] = new_collection(
+                name, rec["resolution"], name not in single_qc
+            )
+        if rec["layer"] not in coll.layers:
+            continue
+        tile = TileFile(href, tuple(rec["bbox"]), tuple(rec["shape"]))
+        mosaic = mosaic_href(name, rec["key"], rec["layer"])
+        if rec["key"].startswith("partition/"):
+            year = int(rec["key"].split("/")[1])
+            partitions.setdefault((name, year), LayerFiles(mosaic)).tiles[rec["tile"]] = tile
+            continue
+        start, end = dt.date.fromisoformat(rec["start"]), dt.date.fromisoformat(rec["end"])
+        entry = coll.dates.setdefault(rec["key"], DateEntry(start, end))
+        entry.layers.setdefault(rec["layer"], LayerFiles(mosaic)).tiles[rec["tile"]] = tile
+    for (name, year), files in partitions.items():
+        for entry in cat.collections[name].dates.values():
+            if entry.start.year == year:
+                entry.layers["Partition"] = LayerFiles(files.mosaic, dict(files.tiles))
+
+
+def _finish_collection(coll: Collection, cube: Path) -> None:
+    """Write every mosaic VRT that changed and refresh the collection's extent."""
+    boxes = []
+    for entry in coll.dates.values():
+        for name, files in entry.layers.items():
+            xml = mosaic_xml(coll, coll.layers[name], files)
+            write_if_changed(cube / files.mosaic, xml.encode())
+            boxes += [t.bbox for t in files.tiles.values()]
+    if boxes:
+        ext = (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+        coll.extent = ext
+        coll.extent_wgs84 = tuple(round(v, 6) for v in transform_bounds(ext, coll.crs, WGS84))
+
+
+def publish(cat: Catalogue, ledger: Ledger, cube: Path, base_url: str | None) -> bool:
+    """Bring the catalogue, mosaics and views up to date with the ledger; True if it changed."""
+    apply_ledger(cat, ledger)
+    cat.collections = {k: v for k, v in cat.collections.items() if v.dates}
+    for coll in cat.collections.values():
+        _finish_collection(coll, cube)
+    views = dict(cat.views)
+    views.update(write_stac(cat, cube))
+    views.update(write_gomez(cat, cube, base_url))
+    cat.views = views
+    return save(cat, cube)
