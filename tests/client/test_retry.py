@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -13,6 +14,7 @@ import pytest
 
 from leafcube.client import Cube, ExtractError
 from leafcube.client.http import RetryPolicy
+from tests.client.conftest import start_nginx
 from tests.conftest import LEAFCUBE, free_port, start_process, stop_process
 
 BBOX = (-107.46, 53.79, -107.36, 53.84)
@@ -88,3 +90,18 @@ def test_retry_after_is_honoured():
         assert (
             0.375 * 2**attempt <= policy.delay(attempt, httpx.Response(500)) <= 0.625 * 2**attempt
         )
+
+
+def test_static_missing_file_names_layer_and_date(demo_cube, tmp_path):
+    cube_dir = tmp_path / "cube"
+    shutil.copytree(demo_cube, cube_dir)
+    (cube_dir / "leaf-s2-20m-monthly" / "2023-07-01" / "tile43" / "fCOVER.tif").unlink()
+    proc, url = start_nginx(cube_dir, tmp_path)
+    try:
+        cube = Cube(url, progress=False)
+        assert cube.mode == "static"
+        with pytest.raises(ExtractError, match="could not fetch fCOVER for 2023-07-01") as info:
+            cube.extract(["LAI", "fCOVER"], BBOX, "2023-06-01", "2023-08-31")
+        assert info.value.layer == "fCOVER" and info.value.dates == ["2023-07-01"]
+    finally:
+        stop_process(proc)
