@@ -44,46 +44,17 @@ def servers_venv() -> Path:
 
 
 def commands(port: int, venv: Path) -> dict[str, list[str]]:
+    """Each server's command line: one worker, the app factory, quiet logs."""
     bindir = Path(sys.executable).parent
+    common = ["--workers", "1", "--log-level", "warning"]
     return {
-        "granian": [
-            str(bindir / "granian"),
-            "--interface",
-            "asgi",
-            "--factory",
-            "--http",
-            "auto",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            APP,
-        ],
-        "hypercorn": [
-            str(bindir / "hypercorn"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            f"{APP}()",
-        ],
-        "uvicorn": [
-            str(venv / "uvicorn"),
-            "--factory",
-            APP,
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-    }
+        "granian": [str(bindir / "granian"), *f"--interface asgi --factory --http auto "
+                    f"--port {port}".split(), *common, APP],
+        "hypercorn": [str(bindir / "hypercorn"), "--bind", f"127.0.0.1:{port}", *common,
+                      f"{APP}()"],
+        "uvicorn": [str(venv / "uvicorn"), "--factory", APP, "--port", str(port), *common,
+                    "--no-access-log"],
+    }  # fmt: skip
 
 
 def protocols(url: str) -> dict[str, bool]:

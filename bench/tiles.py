@@ -4,8 +4,9 @@ Builds (once) a cube from a synthetic 4,000 x 4,000 px LEAF LAI export (20 m, EP
 QC-masked), then serves the ingested COG with ``leafcube serve`` (granian, 1 worker) and
 with TiTiler (``titiler.core`` under uvicorn, 1 worker; installed into its own venv from
 ``bench/requirements-tiles.txt``). Both are pinned to core 0, the load generator to core
-1. Every tile is requested once to warm both servers, then each runs 1 and 16 clients
-for ``--seconds``; a ``--soak`` run then samples leafcube's memory at 16 clients.
+1. Every tile is requested once to warm both servers, then 1 and 16 clients run for
+``--seconds`` against each in turn (both stay up, so load drift on a shared machine hits
+both alike); a ``--soak`` run then samples leafcube's memory at 16 clients.
 Tiles: 256 px PNG, WebMercatorQuad z12 inside the data, same colormap and range.
 
 Run: ``.venv/bin/python bench/tiles.py`` (``--seconds 20 --soak 300``).
@@ -108,23 +109,11 @@ def tile_paths(cube: Path) -> tuple[str, str, list[tuple[int, int, int]], str]:
     return coll.name, entry.key, inside, str(cube / tile.href)
 
 
-def run_peer(name, args, ready, paths, clients, seconds, port, env=None) -> dict:
-    """Start one server, warm every tile, then measure each client count."""
-    proc = httpload.start(args, ready, SERVER_CORE, env)
-    try:
-        warm = httpload.once("127.0.0.1", port, paths)  # every tile once: measured runs are warm
-        if warm.errors:
-            sys.exit(f"{name}: {warm.errors} of {len(paths)} warm-up tiles failed")
-        rows = []
-        for n in clients:
-            res = httpload.load("127.0.0.1", port, paths, n, seconds)
-            row = res.row() | {"server": name, "rss_mb": round(httpload.tree_rss_mb(proc.pid), 1)}
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-        return {"rows": rows, "pid": proc.pid, "proc": proc}
-    except BaseException:
-        httpload.stop(proc)
-        raise
+def warm(name: str, port: int, paths: list[str]) -> None:
+    """Request every tile once, so the measured runs are warm."""
+    res = httpload.once("127.0.0.1", port, paths)
+    if res.errors:
+        sys.exit(f"{name}: {res.errors} of {len(paths)} warm-up tiles failed")
 
 
 def soak(proc, port: int, paths: list[str], seconds: float, clients: int = 16) -> dict:
@@ -170,71 +159,54 @@ def main() -> int:
     print(f"{len(tiles)} tiles (z12) over {cog}", flush=True)
     httpload.pin(LOAD_CORE)
     ports = {"leafcube": 18701, "titiler": 18702}
-    lc_paths = [
-        f"/api/collections/{coll}/tiles/LAI/{date}/WebMercatorQuad/{z}/{x}/{y}.png"
-        for z, x, y in tiles
-    ]
-    tt_paths = [
-        f"/tiles/WebMercatorQuad/{z}/{x}/{y}.png?url={cog}&rescale=0,160"
-        "&colormap_name=ylgn&resampling=nearest"
-        for z, x, y in tiles
-    ]
+    paths = {
+        "leafcube": [
+            f"/api/collections/{coll}/tiles/LAI/{date}/WebMercatorQuad/{z}/{x}/{y}.png"
+            for z, x, y in tiles
+        ],
+        "titiler": [
+            f"/tiles/WebMercatorQuad/{z}/{x}/{y}.png?url={cog}&rescale=0,160"
+            "&colormap_name=ylgn&resampling=nearest"
+            for z, x, y in tiles
+        ],
+    }
+    lc_cmd = [sys.executable, "-m", "leafcube.cli.main", "serve", str(cube),
+              "--port", str(ports["leafcube"]), "--workers", "1"]  # fmt: skip
+    tt_cmd = [str(peers / "uvicorn"), "titiler_app:app", "--app-dir", str(HERE),
+              "--port", str(ports["titiler"]), "--workers", "1", "--no-access-log"]  # fmt: skip
+    ready = {
+        "leafcube": f"http://127.0.0.1:{ports['leafcube']}/catalogue.json",
+        "titiler": f"http://127.0.0.1:{ports['titiler']}/healthz",
+    }
+    procs = {}
     results: dict = {"tiles": len(tiles), "size": args.size, "seconds": args.seconds}
-    lc_cmd = [
-        sys.executable,
-        "-m",
-        "leafcube.cli.main",
-        "serve",
-        str(cube),
-        "--port",
-        str(ports["leafcube"]),
-        "--workers",
-        "1",
-    ]
-    lc = run_peer(
-        "leafcube",
-        lc_cmd,
-        f"http://127.0.0.1:{ports['leafcube']}/catalogue.json",
-        lc_paths,
-        clients,
-        args.seconds,
-        ports["leafcube"],
-    )
     try:
+        for name, cmd in (("leafcube", lc_cmd), ("titiler", tt_cmd)):
+            procs[name] = httpload.start(cmd, ready[name], SERVER_CORE)
+            warm(name, ports[name], paths[name])
+        # both stay up (idle costs nothing); runs alternate so load drift hits both alike
+        for n in clients:
+            for name in ("leafcube", "titiler"):
+                res = httpload.load("127.0.0.1", ports[name], paths[name], n, args.seconds)
+                rss = round(httpload.tree_rss_mb(procs[name].pid), 1)
+                row = res.row() | {"server": name, "rss_mb": rss}
+                results.setdefault(name, []).append(row)
+                print(json.dumps(row), flush=True)
         if args.soak:
-            results["soak"] = soak(lc["proc"], ports["leafcube"], lc_paths, args.soak)
+            results["soak"] = soak(
+                procs["leafcube"], ports["leafcube"], paths["leafcube"], args.soak
+            )
             print(json.dumps({k: v for k, v in results["soak"].items() if k != "samples"}))
     finally:
-        httpload.stop(lc["proc"])
-    tt_cmd = [
-        str(peers / "uvicorn"),
-        "titiler_app:app",
-        "--app-dir",
-        str(HERE),
-        "--port",
-        str(ports["titiler"]),
-        "--workers",
-        "1",
-        "--no-access-log",
-    ]
-    tt = run_peer(
-        "titiler",
-        tt_cmd,
-        f"http://127.0.0.1:{ports['titiler']}/healthz",
-        tt_paths,
-        clients,
-        args.seconds,
-        ports["titiler"],
-    )
-    httpload.stop(tt["proc"])
-    results["leafcube"], results["titiler"] = lc["rows"], tt["rows"]
+        for proc in procs.values():
+            httpload.stop(proc)
     print("\nclients  leafcube tiles/s (p50/p99 ms)   titiler tiles/s (p50/p99 ms)   ratio")
-    for a, b in zip(lc["rows"], tt["rows"], strict=True):
+    for a, b in zip(results["leafcube"], results["titiler"], strict=True):
         ratio = a["req_per_s"] / max(b["req_per_s"], 1e-9)
         print(
             f"{a['clients']:>7}  {a['req_per_s']:>8.1f} ({a['p50_ms']:.1f}/{a['p99_ms']:.1f})"
-            f"          {b['req_per_s']:>8.1f} ({b['p50_ms']:.1f}/{b['p99_ms']:.1f})"
-            f"          {ratio:.1f}x"
+            f"{'':>14}{b['req_per_s']:>8.1f} ({b['p50_ms']:.1f}/{b['p99_ms']:.1f})"
+            f"{'':>10}{ratio:.1f}x"
         )
     OUT.mkdir(exist_ok=True)
     (OUT / "tiles.json").write_text(json.dumps(results, indent=1))
