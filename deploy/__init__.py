@@ -2,3 +2,7 @@
 
 See docs/deploy.md.
 """
+
+
+class DeployError(ValueError):
+    """A deployment that cannot be written or started; the CLI prints it as one line."""

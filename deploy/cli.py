@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from leafcube.catalogue import load
-from leafcube.cli.main import CLIError
+from leafcube.deploy import DeployError
 
 from . import nginx, tls
 from .stack import Stack, Worker
@@ -69,7 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def certificate(args: argparse.Namespace) -> tuple[Path, Path]:
     """The given certificate and key, or a self-signed pair kept in ``OUT/tls``."""
     if (args.cert is None) != (args.key is None):
-        raise CLIError("give both --cert and --key, or neither for a self-signed certificate")
+        raise DeployError("give both --cert and --key, or neither for a self-signed certificate")
     if args.cert is not None:
         for f in (args.cert, args.key):
             if not f.is_file():
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     """Render the configuration, check it with ``nginx -t``, and run the stack if asked."""
     load(args.cube, check=False)  # a cube folder, not any folder
     if not 1 <= args.workers <= 64:
-        raise CLIError("--workers must be between 1 and 64")
+        raise DeployError("--workers must be between 1 and 64")
     workers = [] if args.upstream or args.static_only else list(range(args.workers))
     ports = [args.worker_port + i for i in workers]
     upstreams = tuple(args.upstream or (f"127.0.0.1:{p}" for p in ports))

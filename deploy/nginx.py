@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from leafcube.cli.main import CLIError
+from leafcube.deploy import DeployError
 
 #: Rendered files, in the order nginx reads them.
 CONF_FILES = ("nginx.conf", "site.conf", "maps.conf", "tls.conf", "cube.conf")
@@ -105,9 +105,13 @@ def render(site: Site, out: Path) -> Path:
 
 def nginx_binary(path: str | None = None) -> str:
     """The nginx executable: ``path``, else ``nginx`` on PATH, else Debian's /usr/sbin/nginx."""
-    found = path or shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if path:
+        if not shutil.which(path):
+            raise DeployError(f"--nginx {path} is not an executable")
+        return path
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     if not found:
-        raise CLIError("nginx not found: install it (Debian: apt-get install nginx-light)")
+        raise DeployError("nginx not found: install it (Debian: apt-get install nginx-light)")
     return found
 
 
@@ -122,4 +126,4 @@ def check(conf: Path, nginx: str | None = None) -> None:
         [*nginx_command(conf, nginx), "-t", "-q"], capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise CLIError(f"nginx rejects {conf}: {result.stderr.strip()}")
+        raise DeployError(f"nginx rejects {conf}: {result.stderr.strip()}")

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from leafcube.cli.main import CLIError
+from leafcube.deploy import DeployError
 
 #: How long a process may take to stop before it is killed.
 STOP_TIMEOUT = 10.0
@@ -28,11 +28,11 @@ def wait_listening(host: str, port: int, proc: subprocess.Popen, timeout: float 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise CLIError(f"{Path(proc.args[0]).name} exited with status {proc.returncode}")
+            raise DeployError(f"{Path(proc.args[0]).name} exited with status {proc.returncode}")
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
             return
         time.sleep(0.1)
-    raise CLIError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+    raise DeployError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:

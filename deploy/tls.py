@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from leafcube.cli.main import CLIError
+from leafcube.deploy import DeployError
 
 
 def _san(names: list[str]) -> str:
@@ -33,7 +33,7 @@ def self_signed(folder: Path, names: list[str], days: int = 825) -> tuple[Path, 
         return cert, key
     openssl = shutil.which("openssl")
     if not openssl:
-        raise CLIError("openssl not found: install it, or pass --cert and --key")
+        raise DeployError("openssl not found: install it, or pass --cert and --key")
     folder.mkdir(parents=True, exist_ok=True)
     names = [*names, "localhost", "127.0.0.1"]
     cmd = [
@@ -44,6 +44,6 @@ def self_signed(folder: Path, names: list[str], days: int = 825) -> tuple[Path, 
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise CLIError(f"openssl could not make a certificate: {result.stderr.strip()}")
+        raise DeployError(f"openssl could not make a certificate: {result.stderr.strip()}")
     key.chmod(0o600)
     return cert, key
