@@ -12,12 +12,13 @@ import asyncio
 import datetime as dt
 import os
 import warnings
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import numpy as np
 import pandas as pd
 import rasterio
@@ -55,6 +56,18 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+async def gather_all(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run ``coros`` together; on the first failure cancel the rest, then raise it."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def layer_names(layers: LayersLike) -> list[str]:
@@ -257,12 +270,12 @@ class Cube:
                     got = wire.decode_subset(response, layer, keys, plan.grid)
                 except ClientError as exc:
                     raise ExtractError(layer, keys, str(exc)) from None
-                except Exception as exc:  # transport errors that survived retries
+                except httpx.HTTPError as exc:  # transport errors that survived retries
                     raise ExtractError(layer, keys, f"{type(exc).__name__}: {exc}") from None
                 arrays[layer].update(got)
                 bar.update()
 
-            await asyncio.gather(*(one(layer, chunk) for layer, chunk in jobs))
+            await gather_all(one(layer, chunk) for layer, chunk in jobs)
         return arrays
 
     async def _from_files(self, plan: Plan) -> dict[str, dict[str, np.ma.MaskedArray]]:
@@ -288,7 +301,7 @@ class Cube:
                 arrays[layer][entry.key] = wire.normalise(arr)
                 bar.update()
 
-            await asyncio.gather(*(one(layer, e) for layer, e in jobs))
+            await gather_all(one(layer, e) for layer, e in jobs)
         return arrays
 
     # -- time series ------------------------------------------------------------------
