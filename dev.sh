@@ -9,12 +9,14 @@ PYTHON=${PYTHON:-python3}
 VENV=${LEAFCUBE_VENV:-.venv}
 
 system_packages() {
-  # Real components the tests drive: GDAL's CLI, nginx, curl, openssl.
+  # Real components the tests drive: GDAL's CLI, nginx, curl, openssl, and Debian's
+  # GDAL Python bindings for the GomezEngine compatibility tests.
   local need=()
   command -v gdalinfo >/dev/null || need+=(gdal-bin)
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
   command -v curl >/dev/null || need+=(curl)
   command -v openssl >/dev/null || need+=(openssl)
+  /usr/bin/python3 -c "import osgeo.gdal, venv" 2>/dev/null || need+=(python3-gdal python3-venv)
   [ ${#need[@]} -eq 0 ] && return 0
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
