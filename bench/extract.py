@@ -7,14 +7,17 @@ the first extract of a fresh Python process (what a notebook user waits for):
 - **GomezEngine** 0.3 (PyPI ``gomezengine``): ``extract_band`` on the server's
   GomezEngine view, one ``gdal.Warp`` over ``/vsicurl/`` per (band, date) in 10
   threads; in its own venv over Debian's ``python3-gdal``;
-- **leafcube server**: ``Cube(url).extract`` — subset requests over h2c;
+- **leafcube server**: ``Cube(url).extract`` — subset requests over h2c, the subsets
+  as raw float32 (``wire="npy"``) or as deflated GeoTIFF (``wire="tif"``);
 - **leafcube static**: ``Cube(url, mode="static").extract`` — the client reads the COGs;
 - **local floor**: :func:`leafcube.reader.read_many` on the cube folder, no HTTP.
 
 Both over loopback and through a proxy that delays every packet by half of
-``--rtt-ms`` each way (a network like a user's). Pixels are checked: leafcube's
+``--rtt-ms`` each way and shares ``--mbps`` of bandwidth per direction between all
+connections (a network like a user's). Pixels are checked: leafcube's
 arrays equal the floor's exactly, and GomezEngine's DNs × scale equal them wherever
-leafcube has data. Run: ``.venv/bin/python bench/extract.py [--repeat 3] [--rtt-ms 20]``.
+leafcube has data. Run: ``.venv/bin/python bench/extract.py [--repeat 3] [--rtt-ms 20]
+[--mbps 100]``.
 """
 
 from __future__ import annotations
@@ -153,8 +156,21 @@ def stop(proc: subprocess.Popen) -> None:
 # -- the delaying proxy ------------------------------------------------------------------
 
 
-async def _pipe(reader, writer, delay: float) -> None:
-    """Forward bytes, each chunk ``delay`` seconds after it arrived, in order."""
+class Link:
+    """One direction of a network link: ``rate`` bytes a second shared by every connection."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.free_at = 0.0
+
+    def slot(self, now: float, size: int) -> float:
+        """When ``size`` bytes that are due at ``now`` have gone through the link."""
+        self.free_at = max(now, self.free_at) + (size / self.rate if self.rate else 0.0)
+        return self.free_at
+
+
+async def _pipe(reader, writer, delay: float, link: Link) -> None:
+    """Forward bytes ``delay`` seconds after they arrived, in order, at the link's rate."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
 
@@ -168,7 +184,7 @@ async def _pipe(reader, writer, delay: float) -> None:
     async def send() -> None:
         while True:
             due, data = await queue.get()
-            await asyncio.sleep(max(0.0, due - loop.time()))
+            await asyncio.sleep(max(0.0, link.slot(due, len(data)) - loop.time()))
             if not data:
                 if writer.can_write_eof():
                     writer.write_eof()
@@ -184,13 +200,17 @@ async def _pipe(reader, writer, delay: float) -> None:
         writer.close()
 
 
-def run_proxy(listen: int, upstream: int, rtt_ms: float) -> None:
-    """A TCP proxy on 127.0.0.1:``listen`` adding ``rtt_ms`` of round-trip time."""
+def run_proxy(listen: int, upstream: int, rtt_ms: float, mbps: float) -> None:
+    """A TCP proxy on 127.0.0.1:``listen`` adding ``rtt_ms`` of round-trip time and
+    capping each direction at ``mbps`` megabits a second (0: no cap)."""
     delay = rtt_ms / 2000
+    up, down = Link(mbps * 125_000), Link(mbps * 125_000)
 
     async def handle(reader, writer) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream)
-        await asyncio.gather(_pipe(reader, up_writer, delay), _pipe(up_reader, writer, delay))
+        await asyncio.gather(
+            _pipe(reader, up_writer, delay, up), _pipe(up_reader, writer, delay, down)
+        )
 
     async def main() -> None:
         server = await asyncio.start_server(handle, "127.0.0.1", listen)
@@ -222,7 +242,8 @@ def run_worker(cfg: dict) -> None:
         arrays = {n: {k: r.data for k, r in v.items()} for n, v in reads.items()}
     else:
         mode = "static" if cfg["kind"] == "static" else "server"
-        cube = Cube(cfg["url"], mode=mode, progress=False)
+        wire = "tif" if cfg["kind"] == "server-tif" else "npy"
+        cube = Cube(cfg["url"], mode=mode, wire=wire, progress=False)
         t = time.perf_counter()
         res = cube.extract(LAYERS, bbox, cfg["start"], cfg["end"], qc="data", roi_crs=NATIVE)
         took = time.perf_counter() - t
@@ -304,15 +325,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="fresh processes per cell (median)")
     ap.add_argument("--rtt-ms", type=float, default=20.0, help="round trip of the slow network")
+    ap.add_argument("--mbps", type=float, default=100.0, help="its bandwidth (0: unlimited)")
     ap.add_argument("--workers", type=int, default=2, help="leafcube serve workers")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--proxy", nargs=3, type=float, help=argparse.SUPPRESS)
+    ap.add_argument("--proxy", nargs=4, type=float, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         run_worker(json.loads(args.worker))
         return 0
     if args.proxy:
-        run_proxy(int(args.proxy[0]), int(args.proxy[1]), args.proxy[2])
+        run_proxy(int(args.proxy[0]), int(args.proxy[1]), args.proxy[2], args.proxy[3])
         return 0
 
     from leafcube.catalogue import load, query
@@ -332,12 +354,13 @@ def main(argv: list[str] | None = None) -> int:
         f"http://127.0.0.1:{port}/catalogue.json",
     )
     proxy = start(
-        [sys.executable, *me, "--proxy", str(slow_port), str(port), str(args.rtt_ms)],
+        [sys.executable, *me, "--proxy", str(slow_port), str(port), str(args.rtt_ms)]
+        + [str(args.mbps)],
         f"http://127.0.0.1:{slow_port}/catalogue.json",
     )
     networks = {
         "loopback": f"http://127.0.0.1:{port}",
-        f"{args.rtt_ms:g} ms RTT": f"http://127.0.0.1:{slow_port}",
+        f"{args.rtt_ms:g} ms, {args.mbps:g} Mbit/s": f"http://127.0.0.1:{slow_port}",
     }
     rows = []
     try:
@@ -367,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                     ge = measure(gomez, ["-c", GOMEZ_RUNNER, json.dumps(ge_cfg)], args.repeat)
                     ge_ok = gomez_matches(ge_npz, floor_npz, scales)
                     times, equal = {}, True
-                    for kind in ("server", "static"):
+                    for kind in ("server", "server-tif", "static"):
                         npz = tmp / f"{kind}.npz"
                         cfg = {**cell, "kind": kind, "url": url, "npz": str(npz)}
                         times[kind] = measure(
@@ -375,23 +398,26 @@ def main(argv: list[str] | None = None) -> int:
                         )
                         equal &= same_as_floor(npz, floor_npz)
                     rows.append(
-                        (name, net, ge, times["server"], times["static"], floor, equal, ge_ok)
+                        {"cell": name, "net": net, "ge": ge, **times, "floor": floor}
+                        | {"equal": equal, "ge_ok": ge_ok}
                     )
     finally:
         stop(proxy)
         stop(server)
     print(
-        "| ROI, dates (2 layers) | network | GomezEngine | leafcube server | leafcube static "
-        "| local floor | GomezEngine ÷ leafcube server | leafcube server ÷ floor "
-        "| same pixels (leafcube / GomezEngine) |"
+        "| ROI, dates (2 layers) | network | GomezEngine | leafcube server npy | leafcube "
+        "server tif | leafcube static | local floor | GomezEngine ÷ leafcube server (npy, tif) "
+        "| leafcube server ÷ floor (npy) | same pixels (leafcube / GomezEngine) |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
-    for name, net, ge, srv, sta, floor, equal, ge_ok in rows:
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
         print(
-            f"| {name} | {net} | {ge:.2f} s | {srv:.2f} s | {sta:.2f} s | {floor:.2f} s "
-            f"| **{ge / srv:.1f}×** | {srv / floor:.1f}× | {'yes' if equal else 'NO'} / {ge_ok} |"
+            f"| {r['cell']} | {r['net']} | {r['ge']:.2f} s | {r['server']:.2f} s "
+            f"| {r['server-tif']:.2f} s | {r['static']:.2f} s | {r['floor']:.2f} s "
+            f"| **{r['ge'] / r['server']:.1f}×**, **{r['ge'] / r['server-tif']:.1f}×** "
+            f"| {r['server'] / r['floor']:.1f}× | {'yes' if r['equal'] else 'NO'} / {r['ge_ok']} |"
         )
-    return 0 if all(r[6] and r[7] == "yes" for r in rows) else 1
+    return 0 if all(r["equal"] and r["ge_ok"] == "yes" for r in rows) else 1
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from .result import Extract
 from .roi import load_roi
 from .source import Mode, open_source
 from .stats import STAT_COLUMNS, layer_stats
+from .wire import WireFormat
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", TqdmWarning)  # no ipywidgets: a text bar will do
@@ -113,12 +114,16 @@ class Cube:
         retries: int = 5,
         timeout: float = 60.0,
         max_request_mb: float = 8.0,
+        wire: WireFormat = "npy",
         progress: bool = True,
     ) -> None:
         self.source = open_source(source, mode)
         self.concurrency = max(1, concurrency)
         self.policy = RetryPolicy(retries=retries, timeout=timeout)
         self.max_request_bytes = int(max_request_mb * 1e6)
+        if wire not in ("npy", "tif"):
+            raise ClientError(f"wire must be 'npy' or 'tif', not {wire!r}")
+        self.wire: WireFormat = wire
         self.progress = progress
         self._readers: ThreadPoolExecutor | None = None
 
@@ -262,12 +267,13 @@ class Cube:
 
             async def one(layer: str, chunk: list[DateEntry]) -> None:
                 keys = [e.key for e in chunk]
-                request = wire.subset_request(
-                    self.source, plan, layer, chunk[0].start, chunk[-1].end
-                )
+                start, end = chunk[0].start, chunk[-1].end
+                request = wire.subset_request(self.source, plan, layer, start, end, self.wire)
                 try:
                     response = await fetcher.request(**request)
-                    got = wire.decode_subset(response, layer, keys, plan.grid)
+                    got = await asyncio.to_thread(
+                        wire.decode_subset, response, layer, keys, plan.grid, self.wire
+                    )
                 except ClientError as exc:
                     raise ExtractError(layer, keys, str(exc)) from None
                 except httpx.HTTPError as exc:  # transport errors that survived retries

@@ -55,6 +55,7 @@ def cubes(demo_cube, nginx_url, server_url) -> dict[str, Cube]:
         "local": Cube(demo_cube, progress=False),
         "static": Cube(nginx_url, progress=False),
         "server": Cube(server_url, progress=False),
+        "server-tif": Cube(server_url, wire="tif", progress=False),
         "static-h2c": Cube(server_url, mode="static", progress=False),
     }
 
@@ -64,6 +65,7 @@ def test_modes_are_detected(cubes, demo_cube):
         "local": "local",
         "static": "static",
         "server": "server",
+        "server-tif": "server",
         "static-h2c": "static",
     }
     assert not cubes["static"].source.h2c
