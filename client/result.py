@@ -17,7 +17,7 @@ from pyproj import CRS
 from leafcube.catalogue import Collection, LayerSpec
 
 
-@dataclass
+@dataclass(eq=False)
 class Extract(Mapping[str, dict[str, np.ma.MaskedArray]]):
     """``res[layer][date]``: a float32 masked array in physical units on one ROI grid.
 
