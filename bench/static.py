@@ -10,8 +10,9 @@ core 0, while ``h2load`` (nghttp2's lean C load generator) runs on core 1:
   worker over keep-alive HTTP/1.1 (leafcube's static mirror behind a proxy);
 - **leafcube alone**: ``leafcube serve --certfile --keyfile`` answering h2 itself.
 
-Each answer is checked byte for byte first. Run: ``.venv/bin/python bench/static.py``
-(``--seconds 5``); it installs ``h2load`` (Debian ``nghttp2-client``) when missing.
+Each answer is checked byte for byte first; each cell is the median of ``--repeat``
+runs. Run: ``.venv/bin/python bench/static.py`` (``--seconds 5 --repeat 3``); it
+installs ``h2load`` (Debian ``nghttp2-client``) when missing.
 """
 
 from __future__ import annotations
@@ -186,6 +187,7 @@ def peers(cube: Path, cert: Path, key: Path) -> dict[str, list[tuple[list[str], 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=5, help="length of each run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per cell; the median is kept")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     cube = bench_cube()
@@ -202,8 +204,12 @@ def main() -> None:
             for clients, streams in LOADS:
                 label = f"{clients}×{streams}"
                 log(f"{name}: {clients} client(s) × {streams} stream(s), {args.seconds:.0f} s")
-                row = run_h2load(url, paths, clients, streams, args.seconds)
-                results.setdefault(label, {})[name] = row
+                runs = [
+                    run_h2load(url, paths, clients, streams, args.seconds)
+                    for _ in range(args.repeat)
+                ]
+                runs.sort(key=lambda r: r["req_per_s"])
+                results.setdefault(label, {})[name] = runs[len(runs) // 2]  # the median run
         finally:
             for p in reversed(procs):
                 stop(p)
