@@ -9,7 +9,6 @@ previous catalogue intact, and the next run finishes the job.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -87,14 +86,13 @@ class _Runner:
     def __init__(self, cube: Path, ledger: Ledger, report: IngestReport, workers: int, bar: tqdm):
         self.cube, self.ledger, self.report, self.bar = cube, ledger, report, bar
         self.workers = workers
-        self.threads = max(1, (os.cpu_count() or 1) // workers)
         self.masks = MaskFiles(tmp_dir(cube))
         self.failed: set[str] = set()
         self._saved = time.monotonic()
 
     def _build(self, item: Pending) -> Written | str:
         try:
-            return build_cog(item[0], self.cube, self.masks, self.threads)
+            return build_cog(item[0], self.cube, self.masks)
         except IngestError as exc:
             return str(exc)
 
