@@ -127,7 +127,7 @@ class Domain:
     def __post_init__(self) -> None:
         if self.scheme not in ("leaf", "snap"):
             raise ValueError(f"domain scheme must be 'leaf' or 'snap', not {self.scheme!r}")
-        if self.scheme == "snap" and (self.band_min is None or self.codes is None):
+        if self.scheme == "snap" and self.codes is not None and self.band_min is None:
             raise ValueError("a SNAP domain grid needs the band min/max")
         if (self.band_min is None) != (self.band_max is None):
             raise ValueError("domain min and max come together")

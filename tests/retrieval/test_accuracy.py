@@ -10,7 +10,7 @@ from leafcube.retrieval import Engine, load_shipped
 #: Held-out RMSE reported by Weiss & Baret (2016, ATBD v1.1) for SL2P; none for albedo.
 ATBD_RMSE = {"LAI": 0.89, "fCOVER": 0.04, "fAPAR": 0.05}
 #: leafcube's documented held-out RMSE ceilings (docs/retrieval.md).
-LEAFCUBE_RMSE = {"LAI": 1.15, "fCOVER": 0.05, "fAPAR": 0.065, "Albedo": 0.022}
+LEAFCUBE_RMSE = {"LAI": 1.12, "fCOVER": 0.048, "fAPAR": 0.06, "Albedo": 0.02}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,6 @@ def test_uncertainty_tracks_observed_error_by_decile(outputs, heldout, product):
         observed.append(np.sqrt(np.mean(residual[decile] ** 2)))
         expected.append(np.mean(predicted[decile]))
     ratio = np.array(observed) / np.array(expected)
-    assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio.round(2)
+    assert np.all((ratio > 0.7) & (ratio < 1.5)), ratio.round(2)
     # the predicted error orders the cases: the top decile's error far exceeds the bottom's
     assert observed[-1] > 3 * observed[0]
