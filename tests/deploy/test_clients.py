@@ -7,7 +7,6 @@ leafcube's client reading the cube folder directly.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,8 @@ import sys
 import numpy as np
 import pytest
 
+from bench.extract import gomez_python as gomez_venv
+from bench.extract import roi_file
 from leafcube.catalogue import load
 from leafcube.client import Cube
 
@@ -100,9 +101,7 @@ def test_leafcube_client_server_mode_through_nginx(stack, local, tmp_path):
 @pytest.fixture(scope="session")
 def gomez_python() -> str:
     """A venv with GomezEngine 0.3 over Debian's GDAL bindings (built once, cached)."""
-    from bench.extract import gomez_python
-
-    return str(gomez_python())
+    return str(gomez_venv())
 
 
 @pytest.mark.slow
@@ -113,24 +112,7 @@ def test_gomezengine_reads_the_view(site, local, gomez_python, tmp_path):
         if site.name == "static"
         else f"{site.url}/api/collections/{coll.name}/gomez.json"
     )
-    roi = tmp_path / "roi.geojson"
-    x0, y0, x1, y1 = BBOX
-    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
-    roi.write_text(
-        json.dumps(
-            {
-                "type": "FeatureCollection",
-                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3979"}},
-                "features": [
-                    {
-                        "type": "Feature",
-                        "properties": {},
-                        "geometry": {"type": "Polygon", "coordinates": [ring]},
-                    }
-                ],
-            }
-        )
-    )
+    roi = roi_file(BBOX, tmp_path / "roi.geojson")  # in EPSG:3979, as GDAL reads cutlines
     out = tmp_path / "gomez.npz"
     bands = ",".join(coll.layers)  # the view's order; LAI and fCOVER come first
     assert bands.startswith(",".join(LAYERS))
