@@ -133,7 +133,10 @@ def ingest(
         raise ValueError("workers must be at least 1")
     cube = Path(cube)
     report = IngestReport()
-    cube.mkdir(parents=True, exist_ok=True)
+    try:
+        cube.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot use {cube} as the cube folder: {exc.strerror}") from None
     with locked(cube):
         cat = load(cube) if (cube / "catalogue.json").exists() else Catalogue()
         ledger = Ledger(cube)
@@ -157,5 +160,6 @@ def ingest(
                     bar.update()
             runner.run([p for p in masked if p[0].mask_href not in runner.failed])
         ledger.save()
-        report.catalogue_changed = publish(cat, ledger, cube, base_url)
+        if ledger.records or (cube / "catalogue.json").exists():
+            report.catalogue_changed = publish(cat, ledger, cube, base_url)
     return report

@@ -100,3 +100,19 @@ def test_an_export_given_twice_is_refused_not_stitched(tmp_path, run_ingest):
     assert str(twin) in errors[0] and str(src / twin.name) in errors[0]
     layers = load(tmp_path / "cube").collections[COLL].dates["2023-03-01"].layers
     assert "errorLAI" in layers and set(layers["errorLAI"].tiles) == {"tile43"}
+
+
+def test_unusable_cube_folders_give_one_line(tmp_path, run_ingest):
+    src = tmp_path / "exports"
+    write_month(src, 2023, 3)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    out = run_ingest(src, "--cube", not_a_folder)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"cannot use {not_a_folder} as the cube folder" in out.stderr
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "catalogue.json").write_text("{")
+    out = run_ingest(src, "--cube", broken)
+    assert out.returncode == 2 and "catalogue is not JSON" in out.stderr
+    assert (broken / "catalogue.json").read_text() == "{"  # left for the user to look at
