@@ -122,30 +122,21 @@ def _to_net(theta: np.ndarray, in_lo, in_hi, out_lo: float, out_hi: float) -> Ne
     )
 
 
+def _to_unit(values: np.ndarray, lo, hi) -> np.ndarray:
+    """Map [lo, hi] to [-1, 1] (the nets' input and output normalisation)."""
+    return 2 * (values - lo) / (hi - lo) - 1
+
+
 def _train_net(x, t, x_val, t_val, in_lo, in_hi, config: TrainConfig, rng) -> Net:
     """Best of ``config.restarts`` LM fits, as a Net mapping raw inputs to raw outputs."""
     out_lo, out_hi = float(t.min()), float(t.max())
-    scale = lambda v: 2 * (v - out_lo) / (out_hi - out_lo) - 1  # noqa: E731
+    t_unit, t_val_unit = _to_unit(t, out_lo, out_hi), _to_unit(t_val, out_lo, out_hi)
     fits = [
-        fit_levenberg_marquardt(x, scale(t), x_val, scale(t_val), rng, config.max_iter)
+        fit_levenberg_marquardt(x, t_unit, x_val, t_val_unit, rng, config.max_iter)
         for _ in range(config.restarts)
     ]
     theta = min(fits, key=lambda f: f[1])[0]
     return _to_net(theta, in_lo, in_hi, out_lo, out_hi)
-
-
-def _scaled(net: Net, factor: float) -> Net:
-    """``net`` with its output multiplied by ``factor``."""
-    return Net(
-        net.in_slope,
-        net.in_offset,
-        net.w1,
-        net.b1,
-        net.w2,
-        net.b2,
-        net.out_slope / factor,
-        net.out_offset,
-    )
 
 
 def heldout_metrics(netset: NetSet, sims: Simulations, index: np.ndarray) -> dict[str, dict]:
@@ -169,14 +160,9 @@ def heldout_metrics(netset: NetSet, sims: Simulations, index: np.ndarray) -> dic
 def domain_of(sensor: Sensor, inputs: np.ndarray) -> Domain:
     """LEAF-style domain of training inputs: band min/max and populated grid codes."""
     rho = inputs[-len(sensor.bands) :].astype(np.float32)
-    empty = Domain(sensor.bands, "leaf")
-    return Domain(
-        sensor.bands,
-        "leaf",
-        rho.min(axis=1).astype(float),
-        rho.max(axis=1).astype(float),
-        np.unique(empty.grid_codes(rho)),
-    )
+    codes = Domain(sensor.bands, "leaf").grid_codes(rho)
+    lo, hi = rho.min(axis=1).astype(float), rho.max(axis=1).astype(float)
+    return Domain(sensor.bands, "leaf", lo, hi, codes)
 
 
 def train(sensor: Sensor, config: TrainConfig, progress: bool = True) -> NetSet:
@@ -189,8 +175,8 @@ def train(sensor: Sensor, config: TrainConfig, progress: bool = True) -> NetSet:
     test_idx = order[n_train + n_val :]
     fit_idx = np.concatenate([train_idx, val_idx])
     in_lo, in_hi = sims.inputs[:, fit_idx].min(axis=1), sims.inputs[:, fit_idx].max(axis=1)
-    norm = lambda idx: 2 * (sims.inputs[:, idx].T - in_lo) / (in_hi - in_lo) - 1  # noqa: E731
-    x, x_val = norm(train_idx), norm(val_idx)
+    x = _to_unit(sims.inputs[:, train_idx].T, in_lo, in_hi)
+    x_val = _to_unit(sims.inputs[:, val_idx].T, in_lo, in_hi)
     estimates: dict[str, Net] = {}
     errors: dict[str, Net] = {}
     bar = tqdm(total=2 * len(PRODUCTS), desc=f"train {sensor.name}", disable=not progress)
@@ -204,7 +190,7 @@ def train(sensor: Sensor, config: TrainConfig, progress: bool = True) -> NetSet:
         error = _train_net(x, residual, x_val, residual_val, in_lo, in_hi, config, rng)
         predicted = error.forward(sims.inputs[:, val_idx])
         factor = float(np.sqrt(np.sum(residual_val**2) / np.sum(predicted**2)))
-        errors[product] = _scaled(error, factor)
+        errors[product] = replace(error, out_slope=error.out_slope / factor)  # output x factor
         bar.update()
     bar.close()
     netset = NetSet(
