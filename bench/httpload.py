@@ -97,6 +97,49 @@ async def _client(
         writer.close()
 
 
+async def _h2_connect(host: str, port: int):
+    """An h2c connection with prior knowledge: (reader, writer, h2 state)."""
+    import h2.config
+    import h2.connection
+
+    reader, writer = await asyncio.open_connection(host, port)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    conn.increment_flow_control_window(1 << 30)
+    writer.write(conn.data_to_send())
+    return reader, writer, conn
+
+
+async def _h2_get(reader, writer, conn, host: str, path: str, extra: dict[str, str]) -> int:
+    """One GET on an h2 connection; its status, or 0 when the server ended the connection."""
+    import h2.events
+    import h2.exceptions
+
+    headers = [(":method", "GET"), (":scheme", "http"), (":authority", host), (":path", path)]
+    try:
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, headers + list(extra.items()), end_stream=True)
+    except h2.exceptions.ProtocolError:  # the server sent GOAWAY after the last response
+        return 0
+    writer.write(conn.data_to_send())
+    status = 0
+    while True:
+        data = await reader.read(1 << 16)
+        if not data:
+            return 0
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.ResponseReceived):
+                status = int(dict(ev.headers)[b":status"])
+            elif isinstance(ev, h2.events.DataReceived):
+                conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
+                writer.write(conn.data_to_send())
+                return status
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                return 0
+        writer.write(conn.data_to_send())
+
+
 async def _h2_client(
     host: str,
     port: int,
@@ -107,44 +150,20 @@ async def _h2_client(
     errs,
     extra: dict[str, str] | None = None,
 ):
-    """One h2c (prior knowledge) connection, one request at a time, until ``deadline``."""
-    import h2.config
-    import h2.connection
-    import h2.events
-
-    reader, writer = await asyncio.open_connection(host, port)
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    conn.initiate_connection()
-    conn.increment_flow_control_window(1 << 30)
-    writer.write(conn.data_to_send())
+    """One h2c connection, one request at a time, until ``deadline``; reconnects after a
+    GOAWAY (hypercorn caps requests per connection)."""
+    reader, writer, conn = await _h2_connect(host, port)
     i = start
     try:
         while time.perf_counter() < deadline:
             path = paths[i % len(paths)]
-            i += 1
             t0 = time.perf_counter()
-            sid = conn.get_next_available_stream_id()
-            headers = [
-                (":method", "GET"),
-                (":scheme", "http"),
-                (":authority", host),
-                (":path", path),
-            ]
-            conn.send_headers(sid, headers + list((extra or {}).items()), end_stream=True)
-            writer.write(conn.data_to_send())
-            status, done = 0, False
-            while not done:
-                data = await reader.read(1 << 16)
-                if not data:
-                    raise ConnectionError("server closed the connection")
-                for ev in conn.receive_data(data):
-                    if isinstance(ev, h2.events.ResponseReceived):
-                        status = int(dict(ev.headers)[b":status"])
-                    elif isinstance(ev, h2.events.DataReceived):
-                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                    elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
-                        done = True
-                writer.write(conn.data_to_send())
+            status = await _h2_get(reader, writer, conn, host, path, extra or {})
+            if status == 0:
+                writer.close()
+                reader, writer, conn = await _h2_connect(host, port)
+                continue
+            i += 1
             if status in (200, 206):
                 out.append(time.perf_counter() - t0)
             else:

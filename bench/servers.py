@@ -1,7 +1,9 @@
 """Which ASGI server runs leafcube best: hypercorn, granian and uvicorn on the same app.
 
 Each server runs ``leafcube.server.app:create_app`` over the same cube with one worker
-pinned to core 0; the lean load generator (``httpload``) runs on core 1. Three requests:
+pinned to core 0, all three up at once with runs alternating between them (so load drift
+on a shared machine hits all alike); the lean load generator (``httpload``) runs on core
+1. Three requests:
 a small JSON answer (``/``), a 16 KiB byte range of a COG (what GDAL sends) and a warm
 map tile, at 1 and 16 clients over HTTP/1.1, and over h2c where the server speaks it.
 Also records which protocols each server offers on one plain port.
@@ -90,42 +92,43 @@ def main() -> int:
     venv = servers_venv()
     cube = tiles.make_cube(4000)
     coll, date, tile_list, cog = tiles.tile_paths(cube)
-    rel = "/" + str(Path(cog).relative_to(cube))
-    workloads = {
-        "json": ["/"],
-        "tile": [
-            f"/api/collections/{coll}/tiles/LAI/{date}/WebMercatorQuad/{z}/{x}/{y}.png"
-            for z, x, y in tile_list
-        ],
+    tile_paths = [
+        f"/api/collections/{coll}/tiles/LAI/{date}/WebMercatorQuad/{z}/{x}/{y}.png"
+        for z, x, y in tile_list
+    ]
+    workloads = {  # name: (paths, extra headers)
+        "json": (["/"], None),
+        "range16k": (["/" + str(Path(cog).relative_to(cube))], {"range": "bytes=0-16383"}),
+        "tile": (tile_paths, None),
     }
     httpload.pin(tiles.LOAD_CORE)
-    port = 18711
-    results: dict = {}
-    for name, cmd in commands(port, venv).items():
-        url = f"http://127.0.0.1:{port}"
-        proc = httpload.start(
-            cmd, f"{url}/catalogue.json", tiles.SERVER_CORE, {ENV_CUBE: str(cube)}
-        )
-        try:
-            results[name] = {"protocols": protocols(url + "/"), "runs": []}
-            httpload.once("127.0.0.1", port, workloads["tile"])
-            for proto in ("http/1.1", "h2c"):
-                if not results[name]["protocols"][proto]:
-                    continue
-                for what, paths in workloads.items():
-                    for n in clients:
+    ports = {name: 18711 + i for i, name in enumerate(("granian", "hypercorn", "uvicorn"))}
+    procs: dict = {}
+    results: dict = {name: {"runs": []} for name in ports}
+    try:
+        for name, port in ports.items():
+            url = f"http://127.0.0.1:{port}"
+            cmd = commands(port, venv)[name]
+            procs[name] = httpload.start(
+                cmd, f"{url}/catalogue.json", tiles.SERVER_CORE, {ENV_CUBE: str(cube)}
+            )
+            results[name]["protocols"] = protocols(url + "/")
+            httpload.once("127.0.0.1", port, tile_paths)
+        # all stay up (idle costs nothing); runs alternate so load drift hits all alike
+        for proto in ("http/1.1", "h2c"):
+            for what, (paths, headers) in workloads.items():
+                for n in clients:
+                    for name, port in ports.items():
+                        if not results[name]["protocols"][proto]:
+                            continue
                         res = httpload.load(
-                            "127.0.0.1", port, paths, n, args.seconds, http2=proto == "h2c"
+                            "127.0.0.1", port, paths, n, args.seconds, proto == "h2c", headers
                         )
                         row = res.row() | {"server": name, "protocol": proto, "request": what}
                         results[name]["runs"].append(row)
                         print(json.dumps(row), flush=True)
-                res = _ranges(port, rel, clients, args.seconds, proto == "h2c")
-                for row in res:
-                    row |= {"server": name, "protocol": proto, "request": "range16k"}
-                    results[name]["runs"].append(row)
-                    print(json.dumps(row), flush=True)
-        finally:
+    finally:
+        for proc in procs.values():
             httpload.stop(proc)
     (tiles.OUT / "servers.json").write_text(json.dumps(results, indent=1))
     print(
@@ -133,10 +136,9 @@ def main() -> int:
         + "  ".join(f"{n:>3} clients req/s (p50/p99 ms)" for n in clients)
     )
     for name, r in results.items():
-        runs = r["runs"]
         for proto in ("http/1.1", "h2c"):
-            for what in ("json", "range16k", "tile"):
-                rows = [x for x in runs if x["protocol"] == proto and x["request"] == what]
+            for what in workloads:
+                rows = [x for x in r["runs"] if x["protocol"] == proto and x["request"] == what]
                 if rows:
                     cells = "  ".join(
                         f"{x['req_per_s']:>13.1f} ({x['p50_ms']:.1f}/{x['p99_ms']:.1f})"
@@ -147,17 +149,6 @@ def main() -> int:
         if missing:
             print(f"{name:<10} does not answer {', '.join(missing)} on the plain port")
     return 0
-
-
-def _ranges(port: int, rel: str, clients: list[int], seconds: float, http2: bool) -> list[dict]:
-    """16 KiB ranged GETs of one COG (what GDAL's /vsicurl sends)."""
-    rows = []
-    for n in clients:
-        res = httpload.load(
-            "127.0.0.1", port, [rel], n, seconds, http2=http2, headers={"range": "bytes=0-16383"}
-        )
-        rows.append(res.row())
-    return rows
 
 
 if __name__ == "__main__":
