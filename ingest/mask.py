@@ -17,6 +17,8 @@ from rasterio.windows import Window
 from leafcube.catalogue.qc import has_data
 
 ROWS = 512
+#: 255 for every QC byte that has data, else 0: one table lookup per pixel.
+_LUT = np.where(has_data(np.arange(256, dtype=np.uint8)), 255, 0).astype(np.uint8)
 
 
 def write_mask(qc_path: Path, out: Path) -> Path:
@@ -40,11 +42,7 @@ def write_mask(qc_path: Path, out: Path) -> Path:
         with rasterio.open(out, "w", **profile) as dst:
             for row in range(0, qc.height, ROWS):
                 win = Window(0, row, qc.width, min(ROWS, qc.height - row))
-                dst.write(
-                    np.where(has_data(qc.read(1, window=win)), 255, 0).astype(np.uint8),
-                    1,
-                    window=win,
-                )
+                dst.write(_LUT[qc.read(1, window=win)], 1, window=win)
     return out
 
 
