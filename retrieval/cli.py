@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from .formats import NETS_DIR, load, shipped_path
@@ -44,6 +45,15 @@ def _resolve(path: str, sensor: str):
     return load(path, sensor)
 
 
+def _writable_folder(folder: Path) -> bool:
+    """Create ``folder`` if needed; True when files can be written there (checked up front)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return folder.is_dir() and os.access(folder, os.W_OK)
+
+
 def _train(args: argparse.Namespace) -> int:
     if args.samples < 100:
         raise ValueError("--samples must be at least 100")
@@ -51,6 +61,8 @@ def _train(args: argparse.Namespace) -> int:
         import prosail  # noqa: F401
     except ImportError:
         raise ValueError("training needs PROSAIL: pip install 'leafcube[train]'") from None
+    if not _writable_folder(args.out):
+        raise ValueError(f"cannot write to {args.out}")
     from .formats import save_json
     from .sensors import sensor
     from .train import TrainConfig, train

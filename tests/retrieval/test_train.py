@@ -70,3 +70,16 @@ def test_train_refuses_tiny_sample_counts(tmp_path: Path):
     assert done.returncode == 2
     assert done.stderr.strip() == "leafcube nets: error: --samples must be at least 100"
     assert not any(tmp_path.iterdir())
+
+
+def test_train_checks_its_output_folder_before_simulating(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = subprocess.run(
+        [*LEAFCUBE, "nets", "train", "--sensor", "L8", "--out", str(blocker / "nets")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"leafcube nets: error: cannot write to {blocker / 'nets'}"
