@@ -39,7 +39,7 @@ from .result import Extract
 from .roi import load_roi
 from .source import Mode, open_source
 from .stats import STAT_COLUMNS, layer_stats
-from .wire import WireFormat
+from .wire import WireFormat, default_format
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", TqdmWarning)  # no ipywidgets: a text bar will do
@@ -102,7 +102,9 @@ class Cube:
     ``concurrency`` bounds requests (or file reads) in flight; failed requests are
     retried ``retries`` times with exponential backoff. Server subsets are split by date
     into requests of at most ``max_request_mb`` (8 MB measured best: the server reads
-    the next one while the client receives this one).
+    the next one while the client receives this one), sent as ``wire="npy"`` (raw
+    float32) or ``"tif"`` (deflated GeoTIFF); by default ``npy`` for a server on a
+    loopback or private address, ``tif`` across the internet.
     """
 
     def __init__(
@@ -114,16 +116,16 @@ class Cube:
         retries: int = 5,
         timeout: float = 60.0,
         max_request_mb: float = 8.0,
-        wire: WireFormat = "npy",
+        wire: WireFormat | None = None,
         progress: bool = True,
     ) -> None:
         self.source = open_source(source, mode)
         self.concurrency = max(1, concurrency)
         self.policy = RetryPolicy(retries=retries, timeout=timeout)
         self.max_request_bytes = int(max_request_mb * 1e6)
-        if wire not in ("npy", "tif"):
+        if wire not in (None, "npy", "tif"):
             raise ClientError(f"wire must be 'npy' or 'tif', not {wire!r}")
-        self.wire: WireFormat = wire
+        self.wire: WireFormat = wire or default_format(self.source)
         self.progress = progress
         self._readers: ThreadPoolExecutor | None = None
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import ipaddress
+import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -41,6 +44,17 @@ def normalise(arr: np.ma.MaskedArray) -> np.ma.MaskedArray:
     mask = np.ma.getmaskarray(arr)
     data = np.where(mask, np.float32(np.nan), np.ma.getdata(arr)).astype(np.float32)
     return np.ma.MaskedArray(data, mask=mask, fill_value=np.float32(np.nan))
+
+
+def default_format(source: Source) -> WireFormat:
+    """``npy`` for a server on this host or a private network (bandwidth is cheap, the
+    server's CPU is not), ``tif`` for one across the internet (a quarter of the bytes)."""
+    host = urlsplit(source.base).hostname or ""
+    try:
+        addr = ipaddress.ip_address(socket.gethostbyname(host))
+    except (OSError, ValueError):
+        return "tif"
+    return "npy" if addr.is_loopback or addr.is_private else "tif"
 
 
 def _roi_params(plan: Plan) -> tuple[dict[str, str], Any]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
 from leafcube.catalogue.roi import reproject
 from leafcube.client import ClientError, Cube
+from leafcube.client.wire import default_format
 
 NATIVE = "EPSG:3979"
 SPLIT_X = -800_000.0  # tile42 | tile43
@@ -68,6 +71,9 @@ def test_modes_are_detected(cubes, demo_cube):
         "server-tif": "server",
         "static-h2c": "static",
     }
+    assert cubes["server"].wire == "npy" and cubes["server-tif"].wire == "tif"
+    public = dataclasses.replace(cubes["server"].source, base="https://8.8.8.8")
+    assert default_format(public) == "tif"  # across the internet: a quarter of the bytes
     assert not cubes["static"].source.h2c
     assert cubes["server"].source.h2c  # the leafcube server speaks h2c: GDAL gets HTTP/2
     assert cubes["static-h2c"].source.gdal_env() == {"GDAL_HTTP_VERSION": "2PRIOR_KNOWLEDGE"}
