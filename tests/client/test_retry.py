@@ -18,7 +18,7 @@ from tests.client.conftest import start_nginx
 from tests.conftest import LEAFCUBE, free_port, start_process, stop_process
 
 BBOX = (-107.46, 53.79, -107.36, 53.84)
-LAYERS = ["LAI", "fCOVER", "fAPAR", "Albedo"]
+LAYERS = ["LAI", "fCOVER", "fAPAR", "Albedo", "errorLAI", "errorfCOVER", "errorfAPAR"]
 
 
 def serve(cube, port: int):
@@ -31,8 +31,10 @@ def test_server_killed_and_restarted_mid_extract(demo_cube):
     port = free_port()
     proc = serve(demo_cube, port)
     try:
-        # one date per request and one request at a time: a long stream of requests
-        cube = Cube(f"http://127.0.0.1:{port}", concurrency=1, max_request_mb=0.2, progress=False)
+        # one date per request and one request at a time: a long stream of requests,
+        # and patience enough (8 retries, up to ~90 s) for a restart on a busy machine
+        url = f"http://127.0.0.1:{port}"
+        cube = Cube(url, concurrency=1, retries=8, max_request_mb=0.2, progress=False)
         assert cube.mode == "server"
         result: dict[str, object] = {}
 
