@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import os
 import warnings
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,19 @@ async def gather_all(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+def blocking(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
+    """The blocking twin of an ``async`` method (``extract`` of ``extract_async``), with
+    its signature and docs; it also works inside a running event loop."""
+
+    @functools.wraps(method)
+    def twin(self: Any, *args: Any, **kwargs: Any) -> T:
+        return run_sync(method(self, *args, **kwargs))
+
+    twin.__name__ = method.__name__.removesuffix("_async")
+    twin.__qualname__ = method.__qualname__.removesuffix("_async")
+    return twin
 
 
 def layer_names(layers: LayersLike) -> list[str]:
@@ -198,7 +212,7 @@ class Cube:
 
     # -- extract ----------------------------------------------------------------------
 
-    def extract(
+    async def extract_async(
         self,
         layers: LayersLike,
         roi: ROILike,
@@ -213,20 +227,8 @@ class Cube:
         ``roi``: a GeoJSON file path or URL, GeoJSON dict or text, a shapely geometry,
         or a bbox ``(minx, miny, maxx, maxy)``, in ``roi_crs`` (default lon/lat).
         ``qc="valid"`` also masks estimates that QC flags; ``"data"`` only missing data.
+        ``extract`` is the same call, blocking.
         """
-        return run_sync(self.extract_async(layers, roi, start, end, qc, collection, roi_crs))
-
-    async def extract_async(
-        self,
-        layers: LayersLike,
-        roi: ROILike,
-        start: str | dt.date | None = None,
-        end: str | dt.date | None = None,
-        qc: QCFilter = "valid",
-        collection: str | None = None,
-        roi_crs: str = WGS84,
-    ) -> Extract:
-        """:meth:`extract` for code already running in an event loop."""
         async with Fetcher(self.source.h2c, self.concurrency, self.policy) as fetcher:
             geom = await load_roi(roi, fetcher)
             plan = self._plan(layers, geom, start, end, qc, collection, roi_crs)
@@ -314,7 +316,7 @@ class Cube:
 
     # -- time series ------------------------------------------------------------------
 
-    def timeseries(
+    async def timeseries_async(
         self,
         layers: LayersLike,
         point: tuple[float, float] | None = None,
@@ -328,20 +330,8 @@ class Cube:
 
         Give a ``point=(lon, lat)`` or an ``roi`` (as for :meth:`extract`). One row per
         (date, layer); dates without valid pixels have NaN statistics and ``valid == 0``.
+        ``timeseries`` is the same call, blocking.
         """
-        return run_sync(self.timeseries_async(layers, point, roi, start, end, qc, collection))
-
-    async def timeseries_async(
-        self,
-        layers: LayersLike,
-        point: tuple[float, float] | None = None,
-        roi: ROILike | None = None,
-        start: str | dt.date | None = None,
-        end: str | dt.date | None = None,
-        qc: QCFilter = "valid",
-        collection: str | None = None,
-    ) -> pd.DataFrame:
-        """:meth:`timeseries` for code already running in an event loop."""
         if (point is None) == (roi is None):
             raise ClientError("give either point=(lon, lat) or roi=…, not both or neither")
         if self.mode == "server":
@@ -355,6 +345,9 @@ class Cube:
             layers, Point(*point) if point is not None else roi, start, end, qc, collection
         )
         return timeseries_frame(res)
+
+    extract = blocking(extract_async)
+    timeseries = blocking(timeseries_async)
 
     # -- download ---------------------------------------------------------------------
 
