@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     stack = Stack(
         nginx_cmd=nginx.nginx_command(conf, args.nginx),
         listen=("127.0.0.1" if args.listen in ("0.0.0.0", "::") else args.listen, args.port),
+        bind=(args.listen, args.port),
         workers=[Worker(args.cube, p, run_dir) for p in ports],
     )
     with stack:

@@ -8,6 +8,7 @@ while nginx sends its requests to the others.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -21,6 +22,8 @@ from leafcube.deploy import DeployError
 
 #: How long a process may take to stop before it is killed.
 STOP_TIMEOUT = 10.0
+#: prctl(2) option: the signal a child gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 def wait_listening(host: str, port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -28,11 +31,36 @@ def wait_listening(host: str, port: int, proc: subprocess.Popen, timeout: float 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise DeployError(f"{Path(proc.args[0]).name} exited with status {proc.returncode}")
+            raise DeployError(
+                f"the process meant to listen on {host}:{port} exited with status "
+                f"{proc.returncode} (is the port free?)"
+            )
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
             return
         time.sleep(0.1)
     raise DeployError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def check_free(host: str, port: int) -> None:
+    """Raise a clear error when ``host:port`` is taken, rather than start a doomed server."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do
+        try:
+            s.bind((host, port))
+        except OSError:
+            raise DeployError(f"port {port} on {host} is in use: choose another") from None
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the supervisor dies, even by SIGKILL (Linux)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def spawn(cmd: list[str]) -> subprocess.Popen:
+    """Start ``cmd`` in its own process group, tied to this process's life."""
+    return subprocess.Popen(cmd, start_new_session=True, preexec_fn=_die_with_parent)
 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
@@ -67,27 +95,34 @@ class Worker:
         """Start the worker and record its pid in ``run/worker-PORT.pid``."""
         cmd = [sys.executable, "-m", "leafcube.cli.main", "serve", str(self.cube)]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd, start_new_session=True)
+        self.proc = spawn(cmd)
         self.started = time.monotonic()
         self.pid_file.write_text(f"{self.proc.pid}\n")
 
 
 @dataclass
 class Stack:
-    """nginx plus its local workers; use as a context manager so everything stops."""
+    """nginx plus its local workers; use as a context manager so everything stops.
+
+    ``listen`` is where to check that nginx answers, ``bind`` the address it binds.
+    """
 
     nginx_cmd: list[str]
     listen: tuple[str, int]
+    bind: tuple[str, int]
     workers: list[Worker] = field(default_factory=list)
     nginx: subprocess.Popen | None = None
 
     def __enter__(self) -> Stack:
+        for w in self.workers:
+            check_free("127.0.0.1", w.port)
+        check_free(*self.bind)
         try:
             for w in self.workers:
                 w.start()
             for w in self.workers:
                 wait_listening("127.0.0.1", w.port, w.proc)
-            self.nginx = subprocess.Popen(self.nginx_cmd, start_new_session=True)
+            self.nginx = spawn(self.nginx_cmd)
             wait_listening(*self.listen, self.nginx, timeout=15)
         except BaseException:
             self.close()

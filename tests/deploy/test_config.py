@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 
 from tests.conftest import LEAFCUBE
@@ -60,5 +61,11 @@ def test_errors_are_one_line(demo_cube, tmp_path):
         out = deploy(*args, "--out", str(tmp_path / "out"))
         assert out.returncode == 2, args
         assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = deploy("--cube", cube, "--port", port, "--out", str(tmp_path / "out"), "--run")
+    assert busy.returncode == 2 and f"port {port} on 127.0.0.1 is in use" in busy.stderr
     exclusive = deploy("--cube", cube, "--workers", "3", "--static-only", "--out", str(tmp_path))
     assert exclusive.returncode == 2 and "not allowed with" in exclusive.stderr

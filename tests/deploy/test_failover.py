@@ -3,6 +3,7 @@ no request, the supervisor restarts it, and Ctrl-C stops every process it starte
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -105,3 +106,19 @@ def test_killing_a_worker_under_load_loses_no_request(demo_cube, tmp_path):
         assert not list((site.out / "run").glob("*.pid"))
     finally:
         stop_process(site.proc)
+
+
+def test_killing_the_supervisor_stops_everything(demo_cube, tmp_path):
+    site = start_stack(demo_cube, tmp_path / "stack")
+    try:
+        running = pids(site.out)
+        os.kill(site.proc.pid, signal.SIGKILL)  # no chance to clean up: the kernel tells them
+        site.proc.wait()
+        deadline = time.monotonic() + 15
+        while any(alive(p) for p in running.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [k for k, p in running.items() if alive(p)]
+    finally:
+        for pid in pids(site.out).values() if (site.out / "nginx.pid").exists() else ():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
