@@ -7,7 +7,8 @@ from ``wait4``):
 - **one large layer** (20,000 x 20,000 uint8 by default, a QC layer so both write the
   same single-band COG): ``leafcube ingest`` vs ``gdal_translate -of COG`` with GDAL's
   defaults and with leafcube's creation options (ZSTD level 1, 512 px blocks);
-- **a masked product** of the same size (LAI with its QC mask band), leafcube only;
+- **a masked product** of the same size (LAI with its QC as an internal mask band),
+  next to ``gdal_translate`` of the same LAI without a mask (GDAL cannot make one);
 - **memory at several sizes** (10,000 and 20,000 a side by default) to show it is flat;
 - **a batch** of several files: ``leafcube ingest --workers 2`` vs a sequential
   ``gdal_translate`` loop;
@@ -49,6 +50,7 @@ X0, Y0, RES = -1_700_000.0, 1_214_925.0, 20.0  # tile42's upper-left corner
 CHUNK = 1024
 TIME = "/usr/bin/time"
 OURS = ["-co", "COMPRESS=ZSTD", "-co", "LEVEL=1", "-co", "BLOCKSIZE=512"]
+LAI = ["-co", "PREDICTOR=YES", "-co", "RESAMPLING=AVERAGE"]  # leafcube's continuous layers
 
 
 def write_layer(path: Path, size: int, kind: str, seed: int = 0) -> Path:
@@ -126,8 +128,9 @@ def best(runs: list[Run]) -> Run:
     return Run(fastest.wall, min(r.cpu for r in runs), max(r.peak_mib for r in runs))
 
 
-def gdal_cog(src: Path, dst: Path, ours: bool) -> list[str]:
-    return ["gdal_translate", "-q", "-of", "COG", *(OURS if ours else []), str(src), str(dst)]
+def gdal_cog(src: Path, dst: Path, *options: str) -> list[str]:
+    """``gdal_translate -of COG`` with creation options."""
+    return ["gdal_translate", "-q", "-of", "COG", *options, str(src), str(dst)]
 
 
 def bench_single(work: Path, size: int, repeat: int) -> dict[str, Run]:
@@ -142,8 +145,9 @@ def bench_single(work: Path, size: int, repeat: int) -> dict[str, Run]:
         for name, cmd in (
             ("leafcube", [*LEAFCUBE, str(qc), "--cube", str(cube), "--quiet"]),
             ("leafcube, LAI + QC mask", [*LEAFCUBE, str(lai), "--cube", str(cube), "--quiet"]),
-            ("gdal_translate defaults", gdal_cog(qc, work / "g.tif", ours=False)),
-            ("gdal_translate same options", gdal_cog(qc, work / "g.tif", ours=True)),
+            ("gdal_translate defaults", gdal_cog(qc, work / "g.tif")),
+            ("gdal_translate same options", gdal_cog(qc, work / "g.tif", *OURS)),
+            ("gdal_translate, LAI, no mask", gdal_cog(lai, work / "g.tif", *OURS, *LAI)),
         ):
             runs.setdefault(name, []).append(measure(cmd))
         shutil.rmtree(cube)
@@ -165,7 +169,7 @@ def bench_batch(work: Path, count: int, size: int, repeat: int) -> dict[str, Run
         for i in range(count)
     ]
     script = " && ".join(
-        " ".join(gdal_cog(f, work / f"b{i}.tif", ours=True)) for i, f in enumerate(files)
+        " ".join(gdal_cog(f, work / f"b{i}.tif", *OURS)) for i, f in enumerate(files)
     )
     runs: dict[str, list[Run]] = {}
     for i in range(repeat):
