@@ -108,9 +108,9 @@ def gomez_python() -> str:
 def test_gomezengine_reads_the_view(site, local, gomez_python, tmp_path):
     coll = load(site.root).collections[site.collection]
     view = (
-        f"{site.url}/gomez/{coll.name}.json"
-        if site.name == "static"
-        else f"{site.url}/api/collections/{coll.name}/gomez.json"
+        f"{site.url}/api/collections/{coll.name}/gomez.json"
+        if site.name == "stack"
+        else f"{site.url}/gomez/{coll.name}.json"
     )
     roi = roi_file(BBOX, tmp_path / "roi.geojson")  # in EPSG:3979, as GDAL reads cutlines
     out = tmp_path / "gomez.npz"
