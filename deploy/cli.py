@@ -30,10 +30,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "the workers and nginx in the foreground; Ctrl-C stops them all."
         ),
     )
-    p.add_argument("--cube", type=Path, required=True, help="cube folder (holds catalogue.json)")
+    p.add_argument(
+        "--cube", type=Path, required=True, metavar="DIR", help="cube folder (holds catalogue.json)"
+    )
     api = p.add_mutually_exclusive_group()
     api.add_argument(
-        "--workers", type=int, default=2, help="local leafcube workers to run (default 2)"
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="local leafcube workers to run (default 2)",
     )
     api.add_argument(
         "--upstream",
@@ -44,22 +50,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     api.add_argument(
         "--static-only", action="store_true", help="no API: serve the cube as plain files"
     )
-    p.add_argument("--port", type=int, default=8443, help="HTTPS port (default 8443)")
-    p.add_argument("--listen", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8443, metavar="P", help="HTTPS port (default 8443)")
+    p.add_argument(
+        "--listen", default="127.0.0.1", metavar="ADDR", help="address to bind (default 127.0.0.1)"
+    )
     p.add_argument(
         "--worker-port",
         type=int,
         default=8001,
+        metavar="P",
         help="port of the first local worker; the others follow (default 8001)",
     )
-    p.add_argument("--server-name", default="localhost", help="host name clients use")
-    p.add_argument("--cert", type=Path, help="TLS certificate chain (PEM)")
-    p.add_argument("--key", type=Path, help="TLS private key (PEM)")
     p.add_argument(
-        "--out", type=Path, default=Path("leafcube-nginx"), help="folder for the configuration"
+        "--server-name", default="localhost", metavar="NAME", help="host name clients use"
     )
-    p.add_argument("--access-log", default="logs/access.log", help="path, /dev/stdout, or off")
-    p.add_argument("--nginx", help="nginx executable (default: nginx on PATH or /usr/sbin)")
+    p.add_argument("--cert", type=Path, metavar="FILE", help="TLS certificate chain (PEM)")
+    p.add_argument("--key", type=Path, metavar="FILE", help="TLS private key (PEM)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("leafcube-nginx"),
+        metavar="DIR",
+        help="folder for the configuration (default ./leafcube-nginx)",
+    )
+    p.add_argument(
+        "--access-log",
+        default="logs/access.log",
+        metavar="PATH",
+        help="a path (relative to --out), /dev/stdout, or off (default logs/access.log)",
+    )
+    p.add_argument(
+        "--nginx", metavar="PATH", help="nginx executable (default: nginx on PATH or /usr/sbin)"
+    )
     p.add_argument(
         "--run", dest="start", action="store_true", help="start the workers and nginx now"
     )
