@@ -97,7 +97,10 @@ def certificate(args: argparse.Namespace) -> tuple[Path, Path]:
             if not f.is_file():
                 raise FileNotFoundError(f"no such file: {f}")
         return args.cert, args.key
-    return tls.self_signed(args.out / "tls", [args.server_name, args.listen])
+    wildcard = args.listen in ("0.0.0.0", "::")
+    return tls.self_signed(
+        args.out / "tls", [args.server_name, *([] if wildcard else [args.listen])]
+    )
 
 
 def run(args: argparse.Namespace) -> int:
