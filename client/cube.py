@@ -126,7 +126,7 @@ class Cube:
         source: str | os.PathLike[str],
         mode: Mode | None = None,
         *,
-        concurrency: int = 8,
+        concurrency: int = 16,
         retries: int = 5,
         timeout: float = 60.0,
         max_request_mb: float = 8.0,
