@@ -16,8 +16,9 @@ system_packages() {
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
   command -v curl >/dev/null || need+=(curl)
   command -v openssl >/dev/null || need+=(openssl)
-  # deploy tests run the Apache recipe too
+  # deploy tests run the Apache recipe too, and publish over rsync
   command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ] || need+=(apache2)
+  command -v rsync >/dev/null || need+=(rsync)
   /usr/bin/python3 -c "import osgeo.gdal, venv" 2>/dev/null || need+=(python3-gdal python3-venv)
   [ ${#need[@]} -eq 0 ] && return 0
   local sudo=""

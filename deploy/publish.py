@@ -146,7 +146,7 @@ def write_views(dest: Path, views: dict[str, dict[str, list[str]]]) -> None:
 
 def publish(
     cube: Path,
-    dest: Path,
+    dest: str | Path,
     base_url: str,
     *,
     delete: bool = False,
@@ -155,13 +155,20 @@ def publish(
 ) -> Plan:
     """Publish ``cube`` into ``dest`` for readers at ``base_url``; returns what it did (or would).
 
+    ``dest`` is a folder, or ``[user@]host:/path`` for another machine (over rsync).
     Holds the cube's ingest lock, so an ingest running now makes this fail fast
     rather than publish a half-written state.
     """
-    cube, dest = cube.resolve(), dest.resolve()
+    from .rsync import is_remote, rsync_publish  # rsync.py builds on this module
+
+    cube = cube.resolve()
     base_url = check_base_url(base_url)
     if not (cube / CATALOGUE_NAME).is_file():
         raise FileNotFoundError(f"no {CATALOGUE_NAME} in {cube}: run `leafcube ingest` first")
+    if is_remote(str(dest)):
+        with locked(cube):
+            return rsync_publish(cube, str(dest), base_url, delete=delete, dry_run=dry_run)
+    dest = Path(dest).resolve()
     if dest == cube or dest.is_relative_to(cube) or cube.is_relative_to(dest):
         raise ValueError(f"--to {dest} must be outside the cube folder (and not contain it)")
     with locked(cube):

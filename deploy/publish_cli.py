@@ -30,7 +30,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="public URL of DEST, e.g. https://data.example.org/leaf",
     )
     p.add_argument(
-        "--to", type=Path, required=True, metavar="DEST", help="web server folder to publish into"
+        "--to",
+        required=True,
+        metavar="DEST",
+        help="web server folder to publish into, or [user@]host:/path (copied with rsync)",
     )
     p.add_argument(
         "--delete",

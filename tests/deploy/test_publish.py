@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import threading
@@ -19,9 +20,36 @@ from tests.conftest import LEAFCUBE
 BASE = "https://data.example.org/leaf"
 
 
-def publish(cube: Path, dest: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [*LEAFCUBE, "publish", "--cube", str(cube), "--base-url", BASE, "--to", str(dest)]
-    return subprocess.run([*cmd, *extra], capture_output=True, text=True, check=False)
+#: rsync's remote shell for the tests: runs the remote rsync here instead of over ssh
+FAKE_SSH = """#!/bin/sh
+shift
+exec "$@"
+"""
+
+
+@pytest.fixture(scope="session")
+def fake_ssh(tmp_path_factory) -> str:
+    """Real rsync, remote protocol and all, with ssh replaced by a local shell."""
+    if not shutil.which("rsync"):
+        cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "rsync"]
+        subprocess.run(cmd, check=True, capture_output=True)
+    script = tmp_path_factory.mktemp("ssh") / "ssh"
+    script.write_text(FAKE_SSH)
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.fixture(params=["folder", "rsync"])
+def publish(request, fake_ssh):
+    """``leafcube publish`` into a local folder, or to ``localhost:/folder`` over rsync."""
+
+    def run(cube: Path, dest: Path, *extra: str) -> subprocess.CompletedProcess:
+        to = f"localhost:{dest}" if request.param == "rsync" else str(dest)
+        cmd = [*LEAFCUBE, "publish", "--cube", str(cube), "--base-url", BASE, "--to", to]
+        env = {**os.environ, "RSYNC_RSH": fake_ssh}
+        return subprocess.run([*cmd, *extra], capture_output=True, text=True, check=False, env=env)
+
+    return run
 
 
 def mtimes(folder: Path) -> dict[str, int]:
@@ -42,7 +70,7 @@ def older_cube(demo_cube, tmp_path) -> Path:
     return cube
 
 
-def test_publish_is_complete_and_idempotent(demo_cube, tmp_path):
+def test_publish_is_complete_and_idempotent(publish, demo_cube, tmp_path):
     dest = tmp_path / "www"
     dry = publish(demo_cube, dest, "--dry-run")
     assert dry.returncode == 0 and "4. catalogue: 1 file(s)" in dry.stdout
@@ -87,7 +115,9 @@ def consistent(dest: Path) -> list[str]:
     return missing
 
 
-def test_readers_never_see_a_catalogue_pointing_at_missing_files(older_cube, demo_cube, tmp_path):
+def test_readers_never_see_a_catalogue_pointing_at_missing_files(
+    publish, older_cube, demo_cube, tmp_path
+):
     dest = tmp_path / "www"
     assert publish(older_cube, dest).returncode == 0
     problems: list[str] = []
@@ -112,7 +142,9 @@ def test_readers_never_see_a_catalogue_pointing_at_missing_files(older_cube, dem
     assert load(dest).to_dict()["collections"] == load(demo_cube).to_dict()["collections"]
 
 
-def test_delete_removes_what_left_the_cube_after_the_catalogue(older_cube, demo_cube, tmp_path):
+def test_delete_removes_what_left_the_cube_after_the_catalogue(
+    publish, older_cube, demo_cube, tmp_path
+):
     dest = tmp_path / "www"
     assert publish(demo_cube, dest).returncode == 0
     (dest / ".htaccess").write_text("Options -Indexes\n")
@@ -144,8 +176,13 @@ def test_clear_errors(demo_cube, tmp_path):
     assert not (demo_cube / "www").exists()
 
 
-def test_publish_waits_for_no_ingest(older_cube, tmp_path):
+@pytest.mark.parametrize("to", ["www", "localhost:{tmp}/www"])
+def test_publish_waits_for_no_ingest(older_cube, tmp_path, to):
+    cmd = [*LEAFCUBE, "publish", "--cube", str(older_cube), "--base-url", BASE]
     with locked(older_cube):
-        out = publish(older_cube, tmp_path / "www")
+        out = subprocess.run(
+            [*cmd, "--to", str(tmp_path / to) if to == "www" else to.format(tmp=tmp_path)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
     assert out.returncode == 2 and "ingest" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "www").exists()

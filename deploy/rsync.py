@@ -1,0 +1,74 @@
+"""Publishing to another machine with rsync (``--to [user@]host:/path``), in the safe order.
+
+The same four phases as a local publish, one rsync run each, so the catalogue still
+lands last: rsync writes every file under a hidden temporary name and renames it into
+place, and skips files whose size and modification time already match. The
+GomezEngine views are written to a local staging folder first (their URLs differ from
+the cube's), and ``--delete`` is a last pass that spares hidden files and the views.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from leafcube.catalogue import load
+
+from . import DeployError
+from .publish import PHASES, Plan, cube_files, gomez_views, phase_of, write_views
+
+
+def is_remote(dest: str) -> bool:
+    """rsync's own rule: ``[user@]host:path`` — a colon before the first slash — is remote."""
+    return ":" in dest.split("/", 1)[0]
+
+
+def _rsync(args: list[str], dry_run: bool) -> list[str]:
+    """Run rsync; return its itemized lines (``%i %n``: what changed, and the path)."""
+    rsync = shutil.which("rsync")
+    if not rsync:
+        raise DeployError("rsync not found: install it (Debian: apt-get install rsync)")
+    cmd = [rsync, "-a", "--out-format=%i %n", *(["--dry-run"] if dry_run else []), *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise DeployError(f"rsync failed ({result.returncode}): {result.stderr.strip()[-500:]}")
+    return result.stdout.splitlines()
+
+
+def _sent(lines: list[str]) -> list[str]:
+    """The files an rsync run transferred (itemized ``<f`` or ``>f``)."""
+    return [ln.split(" ", 1)[1] for ln in lines if ln[:2] in ("<f", ">f")]
+
+
+def rsync_publish(
+    cube: Path, dest: str, base_url: str, *, delete: bool = False, dry_run: bool = False
+) -> Plan:
+    """Publish ``cube`` to the rsync destination ``dest``; returns what was (or would be) sent.
+
+    The caller holds the cube's ingest lock.
+    """
+    dest = dest.rstrip("/") + "/"
+    views = gomez_views(load(cube), base_url)
+    hrefs = [h for h in cube_files(cube) if h not in views]
+    p = Plan()
+    with tempfile.TemporaryDirectory(prefix="leafcube-publish-") as tmp:
+        staging, lists = Path(tmp) / "views", Path(tmp)
+        write_views(staging, views)
+        for phase, name in enumerate(PHASES):
+            listed = lists / f"phase-{phase}.txt"
+            listed.write_text("".join(f"{h}\n" for h in hrefs if phase_of(h) == phase))
+            p.copies += _sent(_rsync([f"--files-from={listed}", f"{cube}/", dest], dry_run))
+            if name == "views" and views:
+                listed.write_text("".join(f"{h}\n" for h in views))
+                # staged afresh each run: compare contents, and leave the times of equal ones
+                args = ["--checksum", "--no-times", f"--files-from={listed}", f"{staging}/", dest]
+                p.views.update({h: views[h] for h in _sent(_rsync(args, dry_run))})
+        if delete:
+            args = ["--delete", "--exclude=.*", "--exclude=/gomez/", f"{cube}/", dest]
+            gone = [ln for ln in _rsync(args, dry_run) if ln.startswith("*deleting")]
+            p.stale = [ln.split(None, 1)[1] for ln in gone if not ln.endswith("/")]
+    p.bytes = sum((cube / h).stat().st_size for h in p.copies)
+    p.up_to_date = len(hrefs) + len(views) - len(p.copies) - len(p.views)
+    return p
