@@ -23,6 +23,13 @@ def add_parser(subparsers) -> None:
     train.add_argument("--restarts", type=int, default=3, help="LM restarts per net")
     train.add_argument("--max-iter", type=int, default=300, help="LM iterations per fit")
     train.add_argument("--workers", type=int, default=2, help="PROSAIL processes")
+    train.add_argument(
+        "--sza",
+        nargs=2,
+        type=float,
+        metavar=("MIN", "MAX"),
+        help="sun zenith uniform in MIN-MAX degrees instead of Canada's 10:00 sun",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(run=_train)
 
@@ -61,13 +68,16 @@ def _train(args: argparse.Namespace) -> int:
         import prosail  # noqa: F401
     except ImportError:
         raise ValueError("training needs PROSAIL: pip install 'leafcube[train]'") from None
+    if args.sza is not None and not 0 <= args.sza[0] < args.sza[1] < 90:
+        raise ValueError("--sza needs 0 <= MIN < MAX < 90 (degrees)")
     if not _writable_folder(args.out):
         raise ValueError(f"cannot write to {args.out}")
     from .formats import save_json
     from .sensors import sensor
     from .train import TrainConfig, train
 
-    config = TrainConfig(args.samples, args.seed, args.restarts, args.max_iter, args.workers)
+    sza = tuple(args.sza) if args.sza else None
+    config = TrainConfig(args.samples, args.seed, args.restarts, args.max_iter, args.workers, sza)
     netset = train(sensor(args.sensor), config, progress=not args.quiet)
     path = save_json(netset, Path(args.out) / shipped_path(args.sensor).name)
     print(f"wrote {path}")

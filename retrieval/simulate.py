@@ -84,8 +84,17 @@ def sun_zenith_10h(latitude: np.ndarray, doy: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(cos_sza))
 
 
-def draw_parameters(sensor: Sensor, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Canopy, soil and geometry parameters of ``n`` cases."""
+def draw_parameters(
+    sensor: Sensor,
+    n: int,
+    rng: np.random.Generator,
+    sza_range: tuple[float, float] | None = None,
+) -> dict[str, np.ndarray]:
+    """Canopy, soil and geometry parameters of ``n`` cases.
+
+    The sun is at 10:00 local solar time over Canada's growing season, or, with
+    ``sza_range``, at a zenith uniform in that range (degrees).
+    """
     p = {name: _truncated(rng, prior, n) for name, prior in PRIORS.items()}
     frac = p["LAI"] / PRIORS["LAI"][3]
     for name, (lo_end, hi_end) in CODISTRIBUTION.items():
@@ -97,6 +106,8 @@ def draw_parameters(sensor: Sensor, n: int, rng: np.random.Generator) -> dict[st
     p["Car"] = CAR_PER_CAB * p["Cab"]
     p["SZA"] = sun_zenith_10h(p["latitude"], p["doy"])
     p["VZA"] = rng.uniform(0.0, sensor.max_vza, n)
+    if sza_range is not None:
+        p["SZA"] = rng.uniform(*sza_range, n)
     return p
 
 
@@ -141,11 +152,16 @@ def _run_cases(args) -> np.ndarray:
 
 
 def simulate(
-    sensor: Sensor, n: int, seed: int, workers: int = 1, progress: bool = True
+    sensor: Sensor,
+    n: int,
+    seed: int,
+    workers: int = 1,
+    progress: bool = True,
+    sza_range: tuple[float, float] | None = None,
 ) -> Simulations:
     """``n`` noisy PROSAIL cases for ``sensor``; the same seed gives the same cases."""
     rng = np.random.default_rng(seed)
-    params = draw_parameters(sensor, n, rng)
+    params = draw_parameters(sensor, n, rng, sza_range)
     chunk = 500
     jobs = [
         ({k: v[s : s + chunk] for k, v in params.items()}, sensor.intervals)

@@ -39,6 +39,8 @@ class TrainConfig:
     restarts: int = 3
     max_iter: int = 300
     workers: int = 2
+    #: Sun zenith uniform in this range (degrees) instead of the Canadian 10:00 sun.
+    sza_range: tuple[float, float] | None = None
 
 
 def _forward(theta: np.ndarray, x: np.ndarray, n_in: int):
@@ -167,7 +169,7 @@ def domain_of(sensor: Sensor, inputs: np.ndarray) -> Domain:
 
 def train(sensor: Sensor, config: TrainConfig, progress: bool = True) -> NetSet:
     """Simulate, train every estimate and uncertainty net, and build the domain."""
-    sims = simulate(sensor, config.samples, config.seed, config.workers, progress)
+    sims = simulate(sensor, config.samples, config.seed, config.workers, progress, config.sza_range)
     rng = np.random.default_rng([config.seed, 1])
     order = rng.permutation(config.samples)
     n_train, n_val = (int(f * config.samples) for f in SPLIT)
@@ -207,6 +209,7 @@ def train(sensor: Sensor, config: TrainConfig, progress: bool = True) -> NetSet:
             f"leafcube nets train --sensor {sensor.name} --seed {config.seed}"
             f" --samples {config.samples} --restarts {config.restarts}"
             f" --max-iter {config.max_iter}"
+            + (" --sza {:g} {:g}".format(*config.sza_range) if config.sza_range else "")
         ),
         "sensor": sensor.description,
         "samples": config.samples,

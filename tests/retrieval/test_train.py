@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from leafcube.retrieval.formats import NETS_DIR, dumps_json, load_json, shipped_path
 from leafcube.retrieval.sensors import SENSORS
+from leafcube.retrieval.simulate import draw_parameters
 from leafcube.retrieval.train import TrainConfig, train
 
 LEAFCUBE = [sys.executable, "-m", "leafcube.cli.main"]
@@ -83,3 +85,28 @@ def test_train_checks_its_output_folder_before_simulating(tmp_path: Path):
     )
     assert done.returncode == 2
     assert done.stderr.strip() == f"leafcube nets: error: cannot write to {blocker / 'nets'}"
+
+
+def test_sza_option_replaces_the_canadian_sun():
+    rng = np.random.default_rng(5)
+    canada = draw_parameters(SENSORS["S2"], 2000, rng)["SZA"]
+    uniform = draw_parameters(SENSORS["S2"], 2000, rng, sza_range=(0.0, 60.0))["SZA"]
+    assert canada.min() > 30 and canada.max() > 75  # 10:00 sun, 41-70 N, days 60-300
+    assert uniform.min() < 1 and 59 < uniform.max() <= 60
+
+
+def test_sza_option_is_recorded_in_the_command(tmp_path):
+    config = TrainConfig(samples=200, seed=3, restarts=1, max_iter=5, workers=1, sza_range=(0, 60))
+    netset = train(SENSORS["L8"], config, progress=False)
+    assert netset.metadata["command"].endswith("--max-iter 5 --sza 0 60")
+
+
+def test_train_refuses_a_bad_sun_zenith_range(tmp_path: Path):
+    done = subprocess.run(
+        [*LEAFCUBE, "nets", "train", "--sensor", "S2", "--sza", "60", "10", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "leafcube nets: error: --sza needs 0 <= MIN < MAX < 90 (degrees)"
+    assert not any(tmp_path.iterdir())
