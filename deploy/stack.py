@@ -60,7 +60,10 @@ def _die_with_parent() -> None:
 
 def spawn(cmd: list[str]) -> subprocess.Popen:
     """Start ``cmd`` in its own process group, tied to this process's life."""
-    return subprocess.Popen(cmd, start_new_session=True, preexec_fn=_die_with_parent)
+    try:
+        return subprocess.Popen(cmd, start_new_session=True, preexec_fn=_die_with_parent)
+    except OSError as exc:
+        raise DeployError(f"cannot start {cmd[0]}: {exc.strerror}") from None
 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
