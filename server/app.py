@@ -38,22 +38,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_tiles.router)
     app.include_router(routes_data.router)
 
-    @app.api_route(
-        "/{path:path}",
-        methods=["GET", "HEAD"],
-        tags=["static"],
-        summary="Any file of the cube folder, as a plain web server serves it",
-        description=(
-            "RFC 9110 byte ranges (single, suffix, multiple as multipart/byteranges, 416), "
-            "If-Range, strong ETag, Last-Modified, 304 on If-None-Match/If-Modified-Since. "
-            "Hidden paths and anything outside the folder answer 404."
-        ),
-        response_class=Response,
-        responses={200: {"content": {"application/octet-stream": {}}}, 404: {}},
-    )
     async def files(
         request: Request, path: Annotated[str, Path(description="a path inside the cube")]
     ) -> Response:
         return static.serve_file(request, app.state.cube.root, path)
+
+    for method in ("GET", "HEAD"):
+        app.add_api_route(
+            "/{path:path}",
+            files,
+            methods=[method],
+            operation_id=f"{method.lower()}_file",
+            tags=["static"],
+            summary=f"{method} any file of the cube folder, as a plain web server serves it",
+            description=(
+                "RFC 9110 byte ranges (single, suffix, multiple as multipart/byteranges, 416), "
+                "If-Range, strong ETag, Last-Modified, 304 on If-None-Match/If-Modified-Since. "
+                "Hidden paths and anything outside the folder answer 404."
+            ),
+            response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}}, 404: {}},
+        )
 
     return app
