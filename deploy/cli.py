@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 from leafcube.catalogue import load
@@ -11,6 +10,9 @@ from leafcube.deploy import DeployError
 
 from . import nginx, tls
 from .stack import Stack, Worker
+
+#: Listen addresses that mean "every interface"; clients reach them on 127.0.0.1.
+WILDCARDS = ("0.0.0.0", "::")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -97,10 +99,8 @@ def certificate(args: argparse.Namespace) -> tuple[Path, Path]:
             if not f.is_file():
                 raise FileNotFoundError(f"no such file: {f}")
         return args.cert, args.key
-    wildcard = args.listen in ("0.0.0.0", "::")
-    return tls.self_signed(
-        args.out / "tls", [args.server_name, *([] if wildcard else [args.listen])]
-    )
+    local = [] if args.listen in WILDCARDS else [args.listen]
+    return tls.self_signed(args.out / "tls", [args.server_name, *local])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,30 +112,34 @@ def run(args: argparse.Namespace) -> int:
     ports = [args.worker_port + i for i in workers]
     upstreams = tuple(args.upstream or (f"127.0.0.1:{p}" for p in ports))
     cert, key = certificate(args)
+    host = f"[{args.listen}]" if ":" in args.listen else args.listen
     site = nginx.Site(
         cube=args.cube,
         cert=cert,
         key=key,
-        listen=f"[{args.listen}]:{args.port}"
-        if ":" in args.listen
-        else f"{args.listen}:{args.port}",
+        listen=f"{host}:{args.port}",
         upstreams=() if args.static_only else upstreams,
         server_name=args.server_name,
         access_log=args.access_log,
     )
     conf = nginx.render(site, args.out)
-    have_nginx = args.nginx or shutil.which("nginx") or Path("/usr/sbin/nginx").exists()
-    if have_nginx:
-        nginx.check(conf, args.nginx)
-    print(f"nginx configuration: {conf}" + ("" if have_nginx else " (nginx not found: unchecked)"))
+    try:
+        command = nginx.nginx_command(conf, args.nginx)
+    except DeployError:
+        if args.start or args.nginx:
+            raise
+        print(f"nginx configuration: {conf} (not checked: no nginx on this machine)")
+        return 0
+    nginx.check(conf, args.nginx)
+    print(f"nginx configuration: {conf}")
     if not args.start:
-        print(f"run it with: {' '.join(nginx.nginx_command(conf, args.nginx))}")
+        print(f"run it with: {' '.join(command)}")
         return 0
     run_dir = conf.parent / "run"
     run_dir.mkdir(exist_ok=True)
     stack = Stack(
-        nginx_cmd=nginx.nginx_command(conf, args.nginx),
-        listen=("127.0.0.1" if args.listen in ("0.0.0.0", "::") else args.listen, args.port),
+        nginx_cmd=command,
+        listen=("127.0.0.1" if args.listen in WILDCARDS else args.listen, args.port),
         bind=(args.listen, args.port),
         workers=[Worker(args.cube, p, run_dir) for p in ports],
     )
