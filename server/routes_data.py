@@ -218,7 +218,8 @@ SERIES_DOC = dict(
     summary="Per date and layer: mean, std, min, max, valid and total pixel counts",
     description=(
         "Statistics of the ROI's pixels in physical units (QC-aware through `qc`), columnar: "
-        "every list follows `dates`. Null where no pixel is valid."
+        "every list follows `dates`. Null where no pixel is valid. GET takes a point "
+        "(`lon`, `lat`) or a box (`bbox`, `bbox-crs`); POST a GeoJSON polygon."
     ),
 )
 
@@ -228,13 +229,22 @@ def timeseries_get(
     request: Request,
     collection: str,
     layers: Layers,
-    lon: Annotated[float, Query(ge=-180, le=180, description="longitude (EPSG:4326)")],
-    lat: Annotated[float, Query(ge=-90, le=90, description="latitude (EPSG:4326)")],
+    lon: Annotated[float | None, Query(ge=-180, le=180, description="point longitude")] = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90, description="point latitude")] = None,
+    bbox: Annotated[str | None, Query(description="or a box: minx,miny,maxx,maxy")] = None,
+    bbox_crs: Annotated[str, Query(alias="bbox-crs")] = WGS84,
     start: Start = None,
     end: End = None,
     qc: QCQuery = "data",
 ) -> TimeSeries:
-    p = plan(request, collection, layers, start, end, Point(lon, lat), WGS84, qc)
+    if bbox is not None and lon is None and lat is None:
+        crs = _check_crs(bbox_crs)
+        geom = _bbox(bbox, crs)
+    elif bbox is None and lon is not None and lat is not None:
+        geom, crs = Point(lon, lat), WGS84
+    else:
+        raise APIError(400, "give either lon and lat (a point) or bbox, not both or neither")
+    p = plan(request, collection, layers, start, end, geom, crs, qc)
     return _series(request, p)
 
 

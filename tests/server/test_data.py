@@ -221,9 +221,22 @@ def test_bad_subsets_say_what_to_change(h2, served, method, params, body, status
     assert hint in r.json()["detail"]
 
 
-def test_timeseries_bad_point(h2, served):
+def test_timeseries_bbox_equals_polygon(h2, served):
+    box = {"type": "Polygon", "coordinates": [[[-107.45, 53.78], [-107.40, 53.78],
+           [-107.40, 53.82], [-107.45, 53.82], [-107.45, 53.78]]]}  # fmt: skip
+    params = {"layers": "LAI", "qc": "valid"}
+    by_box = h2.get(_url(served, "timeseries"), params=params | {"bbox": ",".join(map(str, BBOX))})
+    by_poly = h2.post(_url(served, "timeseries"), params=params, json=box)
+    assert by_box.status_code == 200, by_box.text
+    assert by_box.json() == by_poly.json()
+
+
+def test_timeseries_bad_roi(h2, served):
     r = h2.get(_url(served, "timeseries"), params={"layers": "LAI", "lon": 500, "lat": 0})
     assert r.status_code == 422 and "lon" in r.json()["detail"]
+    for params in ({}, {"lon": -107.42}, {"lon": -107.42, "lat": 53.8, "bbox": "1,2,3,4"}):
+        r = h2.get(_url(served, "timeseries"), params={"layers": "LAI"} | params)
+        assert r.status_code == 400 and "lon and lat" in r.json()["detail"]
 
 
 @pytest.mark.slow
