@@ -26,6 +26,7 @@ from rasterio.io import MemoryFile
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from leafcube.catalogue.roi import bbox_geometry
 from leafcube.reader import RoiGrid
 
 from .errors import ClientError
@@ -131,9 +132,9 @@ def timeseries_request(
     if point is not None:
         params |= {"lon": repr(float(point[0])), "lat": repr(float(point[1]))}
         return {"method": "GET", "url": url, "params": params}
-    extra, body = _roi_params(plan)
-    if body is None:
-        return {"method": "GET", "url": url, "params": params | extra}
+    # the endpoint's GET takes a point only: an ROI, a bbox included, goes as GeoJSON
+    roi = plan.roi if isinstance(plan.roi, BaseGeometry) else bbox_geometry(plan.roi)
+    body = {"type": "Feature", "properties": {}, "geometry": mapping(roi)}
     return {"method": "POST", "url": url, "params": params, "json": body}
 
 

@@ -100,7 +100,11 @@ def test_save_netcdf_and_geotiffs(local, tmp_path):
 
 def test_timeseries_same_in_every_mode(local, server_url, nginx_url):
     modes = [local, Cube(server_url, progress=False), Cube(nginx_url, progress=False)]
-    for kw in ({"roi": FIELD}, {"point": (-107.42, 53.81)}):
+    for kw in (
+        {"roi": FIELD},
+        {"point": (-107.42, 53.81)},
+        {"roi": (-107.43, 53.8, -107.4, 53.82)},
+    ):
         frames = [c.timeseries(["LAI", "fCOVER"], start="2023-03-01", **kw) for c in modes]
         assert list(frames[0].columns) == [
             "date",
