@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 import subprocess
 import sys
@@ -59,6 +60,15 @@ def test_h2_over_tls(demo_cube, tmp_path, start_server):
     tls = start_server(demo_cube, "--certfile", str(cert), "--keyfile", str(key), scheme="https")
     url = f"{tls.url}/catalogue.json"
     assert _curl("--http2", "--cacert", str(cert), url) == "2 200"
+    cog = next(demo_cube.glob("*/*/tile42/LAI.tif")).relative_to(demo_cube)
+    gdal = subprocess.run(
+        ["gdalinfo", f"/vsicurl/{tls.url}/{cog}"],
+        env={**os.environ, "GDAL_HTTP_VERSION": "2TLS", "SSL_CERT_FILE": str(cert),
+             "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert gdal.returncode == 0, gdal.stderr
+    assert "Size is" in gdal.stdout
     ctx = ssl.create_default_context(cafile=str(cert))
     with httpx.Client(http2=True, verify=ctx) as c:
         r = c.get(f"{tls.url}/api/collections")
