@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from leafcube.catalogue import LayerSpec
+
 QCParam = Literal["data", "valid"]
 
 
@@ -14,24 +16,6 @@ class Link(BaseModel):
     href: str
     type: str | None = None
     title: str | None = None
-
-
-class LayerOut(BaseModel):
-    """How a layer is stored and displayed: physical value = DN * scale + offset."""
-
-    name: str
-    dtype: str
-    scale: float
-    offset: float
-    unit: str
-    valid_range: tuple[float, float]
-    description: str
-    colormap: str
-    display_range: tuple[float, float]
-    kind: str
-    mask: str
-    qc_layer: str | None = None
-    nodata: float | None = None
 
 
 class DateOut(BaseModel):
@@ -69,7 +53,9 @@ class CollectionDetail(CollectionSummary):
     """A collection in full: every layer's encoding and every date."""
 
     origin: tuple[float, float]
-    layer_specs: list[LayerOut]
+    layer_specs: list[LayerSpec] = Field(
+        description="each layer's encoding: physical value = DN * scale + offset"
+    )
     dates: list[DateOut]
 
 

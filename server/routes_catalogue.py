@@ -8,7 +8,7 @@ from leafcube.catalogue import Collection
 from leafcube.ingest.gomez import gomez_view
 
 from .deps import cube
-from .models import CollectionDetail, CollectionList, CollectionSummary, DateOut, LayerOut, Link
+from .models import CollectionDetail, CollectionList, CollectionSummary, DateOut, Link
 from .responses import JSONResponse
 from .urls import base_url
 
@@ -77,7 +77,7 @@ def collection(request: Request, collection: str) -> CollectionDetail:
     return CollectionDetail(
         **base.model_dump(),
         origin=coll.origin,
-        layer_specs=[LayerOut(name=n, **s.to_dict()) for n, s in coll.layers.items()],
+        layer_specs=list(coll.layers.values()),
         dates=[
             DateOut(
                 date=e.key,
