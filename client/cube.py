@@ -34,7 +34,7 @@ from leafcube.catalogue.roi import WGS84, ROILike, bbox_geometry, reproject
 from leafcube.reader import CubeFiles, RoiGrid, read_layer, roi_grid
 
 from . import wire
-from .errors import ClientError, ExtractError
+from .errors import ClientError, ExtractError, TooLarge
 from .http import Fetcher, RetryPolicy
 from .result import Extract
 from .roi import load_roi
@@ -254,7 +254,7 @@ class Cube:
         return self._readers
 
     def _bar(self, total: int, what: str) -> tqdm:
-        return tqdm(total=total, desc=what, unit="req", disable=not self.progress, leave=False)
+        return tqdm(total=total, desc=what, unit="date", disable=not self.progress, leave=False)
 
     def _chunks(self, plan: Plan) -> list[list[DateEntry]]:
         """Date ranges small enough for one request each (under ``max_request_mb``)."""
@@ -262,31 +262,61 @@ class Cube:
         n = max(1, self.max_request_bytes // per_date)
         return [plan.entries[i : i + n] for i in range(0, len(plan.entries), n)]
 
-    async def _from_server(self, plan: Plan, fetcher: Fetcher) -> dict[str, dict[str, Any]]:
-        """One subset request per layer and date range, all in flight together."""
+    async def _ask_server(
+        self,
+        plan: Plan,
+        fetcher: Fetcher,
+        what: str,
+        request: Callable[[str, list[DateEntry]], dict[str, Any]],
+        decode: Callable[[httpx.Response, str, list[str]], T],
+    ) -> dict[str, list[T]]:
+        """One request per layer and date chunk, all in flight; ``decode`` runs off the
+        event loop. Returns each layer's decoded parts in date order. A chunk over the
+        server's pixel budget (413) is asked again in halves; one that fails for good
+        raises :class:`ExtractError` naming its layer and dates."""
         chunks = self._chunks(plan)
-        jobs = [(layer, chunk) for layer in plan.layers for chunk in chunks]
-        arrays: dict[str, dict[str, np.ma.MaskedArray]] = {n: {} for n in plan.layers}
-        with self._bar(len(jobs), f"{plan.coll.name} subsets") as bar:
+        out: dict[str, list[list[T]]] = {n: [[] for _ in chunks] for n in plan.layers}
+        with self._bar(len(plan.layers) * len(plan.entries), f"{plan.coll.name} {what}") as bar:
 
-            async def one(layer: str, chunk: list[DateEntry]) -> None:
+            async def one(layer: str, chunk: list[DateEntry]) -> list[T]:
                 keys = [e.key for e in chunk]
-                start, end = chunk[0].start, chunk[-1].end
-                request = wire.subset_request(self.source, plan, layer, start, end, self.wire)
                 try:
-                    response = await fetcher.request(**request)
-                    got = await asyncio.to_thread(
-                        wire.decode_subset, response, layer, keys, plan.grid, self.wire
-                    )
+                    response = await fetcher.request(**request(layer, chunk))
+                    part = await asyncio.to_thread(decode, response, layer, keys)
+                except TooLarge as exc:
+                    if len(chunk) == 1:
+                        raise ExtractError(layer, keys, str(exc)) from None
+                    half = len(chunk) // 2
+                    return await one(layer, chunk[:half]) + await one(layer, chunk[half:])
                 except ClientError as exc:
                     raise ExtractError(layer, keys, str(exc)) from None
                 except httpx.HTTPError as exc:  # transport errors that survived retries
                     raise ExtractError(layer, keys, f"{type(exc).__name__}: {exc}") from None
-                arrays[layer].update(got)
-                bar.update()
+                bar.update(len(chunk))
+                return [part]
 
-            await gather_all(one(layer, chunk) for layer, chunk in jobs)
-        return arrays
+            async def fill(layer: str, i: int, chunk: list[DateEntry]) -> None:
+                out[layer][i] = await one(layer, chunk)
+
+            await gather_all(
+                fill(layer, i, chunk) for layer in plan.layers for i, chunk in enumerate(chunks)
+            )
+        return {n: [part for parts in out[n] for part in parts] for n in plan.layers}
+
+    async def _from_server(self, plan: Plan, fetcher: Fetcher) -> dict[str, dict[str, Any]]:
+        """The plan's pixels from the subset endpoint, in ``max_request_mb`` requests."""
+        parts = await self._ask_server(
+            plan,
+            fetcher,
+            "subsets",
+            lambda layer, chunk: wire.subset_request(
+                self.source, plan, layer, chunk[0].start, chunk[-1].end, self.wire
+            ),
+            lambda response, layer, keys: wire.decode_subset(
+                response, layer, keys, plan.grid, self.wire
+            ),
+        )
+        return {n: {k: a for part in parts[n] for k, a in part.items()} for n in plan.layers}
 
     async def _from_files(self, plan: Plan) -> dict[str, dict[str, np.ma.MaskedArray]]:
         """Every (layer, date) read from the COGs in a thread pool (GDAL does the I/O)."""
@@ -338,9 +368,16 @@ class Cube:
             async with Fetcher(self.source.h2c, self.concurrency, self.policy) as fetcher:
                 geom = Point(*point) if point is not None else await load_roi(roi, fetcher)
                 plan = self._plan(layers, geom, start, end, qc, collection, WGS84)
-                request = wire.timeseries_request(self.source, plan, point)
-                response = await fetcher.request(**request)
-            return wire.decode_timeseries(response, plan.layers)
+                parts = await self._ask_server(
+                    plan,
+                    fetcher,
+                    "time series",
+                    lambda layer, chunk: wire.timeseries_request(
+                        self.source, plan, layer, chunk[0].start, chunk[-1].end, point
+                    ),
+                    wire.decode_timeseries,
+                )
+            return pd.concat([f for n in plan.layers for f in parts[n]], ignore_index=True)
         res = await self.extract_async(
             layers, Point(*point) if point is not None else roi, start, end, qc, collection
         )

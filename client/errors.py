@@ -7,6 +7,10 @@ class ClientError(ValueError):
     """A request the cube cannot answer: bad input, an unknown source, a server's 4xx."""
 
 
+class TooLarge(ClientError):
+    """The server's pixel budget refused a request (HTTP 413): ask for fewer dates."""
+
+
 class ExtractError(ClientError):
     """Pixels that could not be fetched even after retries; names the layer and dates."""
 

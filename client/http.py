@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
-from .errors import ClientError
+from .errors import ClientError, TooLarge
 
 #: Statuses worth retrying: rate limiting and a server or gateway that is down or busy.
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -130,6 +130,8 @@ class Fetcher:
             else:
                 if response.status_code < 400:
                     return response
+                if response.status_code == 413:
+                    raise TooLarge(f"413: {error_message(response)}")
                 if response.status_code not in RETRY_STATUS:
                     raise ClientError(f"{response.status_code}: {error_message(response)}")
                 if attempt >= self.policy.retries:

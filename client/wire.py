@@ -119,13 +119,19 @@ def decode_subset(
 
 
 def timeseries_request(
-    source: Source, plan: Plan, point: tuple[float, float] | None
+    source: Source,
+    plan: Plan,
+    layer: str,
+    start: dt.date,
+    end: dt.date,
+    point: tuple[float, float] | None,
 ) -> dict[str, Any]:
-    """``fetcher.request`` arguments for the time series of the plan's ROI or a point."""
+    """``fetcher.request`` arguments for one layer's time series of the plan's ROI or a
+    point over ``[start, end]``."""
     params: dict[str, str] = {
-        "layers": ",".join(plan.layers),
-        "start": plan.entries[0].start.isoformat(),
-        "end": plan.entries[-1].end.isoformat(),
+        "layers": layer,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
         "qc": plan.qc,
     }
     url = source.url(f"api/collections/{plan.coll.name}/timeseries")
@@ -138,18 +144,15 @@ def timeseries_request(
     return {"method": "POST", "url": url, "params": params, "json": body}
 
 
-def decode_timeseries(response: httpx.Response, layers: list[str]) -> pd.DataFrame:
-    """The server's columnar time series as the client's DataFrame (a row per date and layer)."""
+def decode_timeseries(response: httpx.Response, layer: str, keys: list[str]) -> pd.DataFrame:
+    """One layer of the server's columnar time series as rows of the client's DataFrame."""
     body = orjson.loads(response.content)
-    dates = [pd.Timestamp(d) for d in body["dates"]]
-    frames = []
-    for layer in layers:
-        cols = body["layers"][layer]
-        frame = pd.DataFrame({c: cols[c] for c in STAT_COLUMNS})
-        frame.insert(0, "layer", layer)
-        frame.insert(0, "date", dates)
-        frames.append(frame)
-    out = pd.concat(frames, ignore_index=True)
+    if body.get("dates") != keys or layer not in body.get("layers", {}):
+        raise ClientError(f"the server sent {list(body.get('layers', {}))} on {body.get('dates')}")
+    cols = body["layers"][layer]
+    frame = pd.DataFrame({c: cols[c] for c in STAT_COLUMNS})
+    frame.insert(0, "layer", layer)
+    frame.insert(0, "date", [pd.Timestamp(d) for d in keys])
     stats = ["mean", "std", "min", "max"]
-    out[stats] = out[stats].astype(np.float64)
-    return out
+    frame[stats] = frame[stats].astype(np.float64)
+    return frame
