@@ -10,6 +10,8 @@ from pathlib import Path
 from .config import DEFAULT_MAX_REQUEST_MB, Settings
 
 APP = "leafcube.server.app:create_app"
+#: GDAL block cache per worker (MB) unless GDAL_CACHEMAX is set: warm tiles need far less.
+GDAL_CACHE_MB = 256
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -68,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings(args.cube.resolve(), int(args.max_request_mb * 1e6))
     os.environ.update(settings.to_env())
+    # GDAL's block cache defaults to 5 % of RAM per process; bound it per worker
+    os.environ.setdefault("GDAL_CACHEMAX", str(GDAL_CACHE_MB))
     tls = args.certfile is not None
     scheme = "https" if tls else "http"
     print(f"leafcube: serving {settings.cube_dir} on {scheme}://{args.host}:{args.port}/")
