@@ -85,7 +85,8 @@ class Extract(Mapping[str, dict[str, np.ma.MaskedArray]]):
         return x, y
 
     def to_xarray(self) -> xr.Dataset:
-        """A CF Dataset ``(time, y, x)`` per layer, with units, QC attributes and the CRS."""
+        """A CF Dataset ``(time, y, x)`` per layer, with units, QC attributes and the CRS;
+        a requested QC bitmask also comes decoded, a variable per field."""
         x, y = self.coords()
         crs = CRS.from_user_input(self.crs)
         spatial_ref = xr.DataArray(
@@ -101,6 +102,8 @@ class Extract(Mapping[str, dict[str, np.ma.MaskedArray]]):
             name: xr.Variable(("time", "y", "x"), self.stack(name), self._attrs(name))
             for name in self.layers
         }
+        for name in self.layers:
+            data_vars |= self._decoded_bits(name)
         ds = xr.Dataset(
             data_vars,
             coords={
@@ -118,6 +121,23 @@ class Extract(Mapping[str, dict[str, np.ma.MaskedArray]]):
             },
         )
         return ds
+
+    def _decoded_bits(self, name: str) -> dict[str, xr.Variable]:
+        """A bitmask layer's fields as variables (``LAI_QC_sensor``, ``LAI_QC_invalid``, …),
+        float32 with NaN where the bitmask itself is masked."""
+        spec: LayerSpec = self.collection.layers[name]
+        if spec.kind != "bitmask" or not spec.bits:
+            return {}
+        stack = self.stack(name)
+        masked = np.isnan(stack)
+        dn = np.where(masked, 0, stack).astype(np.uint16)
+        out = {}
+        for b in spec.bits:
+            field = ((dn >> b.bit) & ((1 << b.width) - 1)).astype(np.float32)
+            field[masked] = np.nan
+            attrs = {"long_name": b.description, "units": "1", "grid_mapping": "spatial_ref"}
+            out[f"{name}_{b.name}"] = xr.Variable(("time", "y", "x"), field, attrs)
+        return out
 
     def _attrs(self, name: str) -> dict[str, object]:
         spec: LayerSpec = self.collection.layers[name]

@@ -54,6 +54,14 @@ def test_to_xarray(local):
     assert list(ds.time.dt.strftime("%Y-%m-%d").values) == res.dates
     assert ds["LAI"].attrs["units"] == "m2 m-2" and ds["LAI"].attrs["qc_filter"] == "valid"
     assert ds["LAI_QC"].attrs["flag_meanings"].split()[2] == "invalid"
+    qc, sensor = ds["LAI_QC"].values, ds["LAI_QC_sensor"].values
+    seen = np.isfinite(qc)
+    assert np.array_equal(sensor[seen], qc[seen].astype(np.uint8) >> 3)
+    assert set(np.unique(sensor[seen])) <= {0, 5, 7, 8, 9, 21} and 21 in sensor[seen]
+    invalid = ds["LAI_QC_invalid"].values[seen]
+    assert set(np.unique(invalid)) == {0, 1}
+    lai = ds["LAI"].values[seen]
+    assert np.isnan(lai[invalid == 1]).all()  # qc="valid" hides what QC calls invalid
     assert "Lambert" in ds["spatial_ref"].attrs["crs_wkt"]
     x, y = res.coords()
     assert float(ds.x[0]) == x[0] == res.transform.c + 10
