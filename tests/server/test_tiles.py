@@ -125,3 +125,14 @@ def test_wmts_capabilities_read_by_owslib(h2, served):
         .replace("{TileRow}", str(t.y))
     )
     assert _rgba(h2.get(url.removeprefix(served.url)).content)[3].any()
+
+
+def test_every_layer_renders(h2, served):
+    coll = load(served.cube).collections[served.collection]
+    t = TMS["WebMercatorQuad"].tile(LON, LAT, 12)
+    for layer in coll.layers:
+        r = h2.get(_tile_url(served, layer, "2023-07-01", "WebMercatorQuad", t.z, t.x, t.y))
+        assert r.status_code == 200, (layer, r.text)
+        rgba = _rgba(r.content)
+        assert rgba[3].any(), layer
+        assert len({tuple(px) for px in rgba[:3].reshape(3, -1).T[::97]}) > 1, layer
