@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
@@ -19,6 +20,7 @@ from .deps import cube
 from .errors import APIError
 from .models import QCParam, TileJSON
 from .render import render
+from .static import etag_matches
 from .urls import base_url
 
 router = APIRouter(tags=["maps"])
@@ -82,10 +84,32 @@ async def tile(
     entry = pick(coll, date)
     matrix_set = tms.get(tms_id)
     tms.check_tile(matrix_set, z, x, y)
+    sources = [name] + ([coll.layers[name].qc_layer] if qc == "valid" else [])
+    headers = {
+        "cache-control": TILE_CACHE,
+        "etag": source_etag(c.files, entry, sources, request.url.path, qc),
+    }
+    if etag_matches(request.headers.get("if-none-match", ""), headers["etag"]):
+        return Response(status_code=304, headers=headers)
     body = await asyncio.get_running_loop().run_in_executor(
         _POOL, _png, c.files, coll, entry, name, tms_id, z, x, y, qc
     )
-    return Response(body, media_type="image/png", headers={"cache-control": TILE_CACHE})
+    return Response(body, media_type="image/png", headers=headers)
+
+
+def source_etag(files, entry, layers: list[str | None], *key: str) -> str:
+    """A strong ETag for a tile: its URL and the size and mtime of every COG it reads from,
+    so a re-ingested file changes it and a revalidation costs a few stats, not a render."""
+    parts = list(key)
+    for layer in layers:
+        layer_files = entry.layers.get(layer) if layer else None
+        for tile_name in sorted(layer_files.tiles) if layer_files else ():
+            try:
+                st = os.stat(files.gdal_path(layer_files.tiles[tile_name].href))
+                parts.append(f"{st.st_size}-{st.st_mtime_ns}")
+            except OSError:
+                parts.append("missing")
+    return '"' + hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest() + '"'
 
 
 def max_zoom(coll: Collection, matrix_set) -> int:

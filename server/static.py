@@ -77,16 +77,17 @@ def _etag(st: os.stat_result) -> str:
     return f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
 
 
-def _tags(header: str) -> list[str]:
-    return [t.strip().removeprefix("W/") for t in header.split(",") if t.strip()]
+def etag_matches(header: str, etag: str) -> bool:
+    """If-None-Match (weak comparison, RFC 9110 §13.1.2): ``*`` or a listed tag is ``etag``."""
+    tags = [t.strip().removeprefix("W/") for t in header.split(",") if t.strip()]
+    return "*" in tags or etag in tags
 
 
 def _not_modified(request: Request, etag: str, mtime: int) -> bool:
     """RFC 9110 §13.1.2-3: If-None-Match wins; If-Modified-Since only without it."""
     inm = request.headers.get("if-none-match")
     if inm is not None:
-        tags = _tags(inm)
-        return "*" in tags or etag in tags
+        return etag_matches(inm, etag)
     ims = request.headers.get("if-modified-since")
     if ims is None:
         return False

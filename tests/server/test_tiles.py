@@ -136,3 +136,15 @@ def test_every_layer_renders(h2, served):
         rgba = _rgba(r.content)
         assert rgba[3].any(), layer
         assert len({tuple(px) for px in rgba[:3].reshape(3, -1).T[::97]}) > 1, layer
+
+
+def test_tile_etag_revalidates(h2, served):
+    t = TMS["WebMercatorQuad"].tile(LON, LAT, 12)
+    url = _tile_url(served, "LAI", "2023-07-01", "WebMercatorQuad", t.z, t.x, t.y)
+    first = h2.get(url)
+    etag = first.headers["etag"]
+    again = h2.get(url, headers={"if-none-match": etag})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
+    assert h2.get(url + "?qc=valid").headers["etag"] != etag
+    other = _tile_url(served, "LAI", "2023-08-01", "WebMercatorQuad", t.z, t.x, t.y)
+    assert h2.get(other, headers={"if-none-match": etag}).status_code == 200
