@@ -119,3 +119,20 @@ def test_kill_9_keeps_the_previous_catalogue_and_a_rerun_completes(tmp_path, run
     assert not any((cube / ".leafcube" / "tmp").glob("*"))
     again = run_ingest(first, exports, "--cube", cube)
     assert "0 COG(s) written" in again.stderr and "catalogue unchanged" in again.stderr
+
+
+def test_a_re_exported_qc_rewrites_it_and_the_layers_it_masks(tmp_path, run_ingest, snapshot):
+    exports = make_exports(tmp_path / "exports", [(2023, 6)])
+    cube = tmp_path / "cube"
+    assert run_ingest(exports, "--cube", cube).returncode == 0
+    before = snapshot(cube)
+    qc = exports / "tile42_2023_Jun_LAI_QC_20m.tif"
+    os.utime(qc, ns=(qc.stat().st_atime_ns, qc.stat().st_mtime_ns + 10**9))  # a re-export
+    out = run_ingest(exports, "--cube", cube)
+    assert out.returncode == 0, out.stderr
+    assert "4 COG(s) written, 24 unchanged" in out.stderr
+    after = snapshot(cube)
+    rewritten = {p for p in after if p.endswith(".tif") and after[p] != before.get(p)}
+    base = f"{COLL}/2023-06-01/tile42"
+    assert rewritten == {f"{base}/{n}.tif" for n in ("LAI_QC", "LAI", "errorLAI", "Date")}
+    assert after["catalogue.json"] == before["catalogue.json"]  # same files, same catalogue
