@@ -170,7 +170,8 @@ def month_layers(year: int, month: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _write(path: Path, data: np.ndarray, col0: int, row0: int = 0) -> Path:
+def write_geotiff(path: Path, data: np.ndarray, col0: int = 0, row0: int = 0) -> Path:
+    """Write one layer as LEAF does (deflate GeoTIFF, no nodata), from column/row offsets."""
     transform = Affine(RES, 0.0, X_MIN + col0 * RES, 0.0, -RES, Y_MAX - row0 * RES)
     with rasterio.open(
         path,
@@ -201,9 +202,9 @@ def write_month(folder: Path, year: int, month: int) -> list[Path]:
                 half = SIZE // 2
                 for r0 in (0, half):
                     piece = f"{stem}-{r0:010d}-0000000000.tif"
-                    written.append(_write(folder / piece, data[r0 : r0 + half], c0, r0))
+                    written.append(write_geotiff(folder / piece, data[r0 : r0 + half], c0, r0))
             else:
-                written.append(_write(folder / f"{stem}.tif", data, c0))
+                written.append(write_geotiff(folder / f"{stem}.tif", data, c0))
     return written
 
 
@@ -212,7 +213,7 @@ def write_partition(folder: Path, year: int) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     cover = landscape().cover
     return [
-        _write(folder / f"{tile}_{year}_Partition_20m.tif", cover[:, c0:c1], c0)
+        write_geotiff(folder / f"{tile}_{year}_Partition_20m.tif", cover[:, c0:c1], c0)
         for tile, (c0, c1) in TILES.items()
     ]
 

@@ -4,36 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import rasterio
-from affine import Affine
 
 from leafcube.catalogue import load
 from leafcube.catalogue.qc import has_data
-from leafcube.ingest.demo import RES, X_MIN, Y_MAX, month_layers
-
-
-def _write(path, data):
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=data.shape[1],
-        height=data.shape[0],
-        count=1,
-        dtype=data.dtype,
-        crs="EPSG:3979",
-        transform=Affine(RES, 0.0, X_MIN, 0.0, -RES, Y_MAX),
-    ) as dst:
-        dst.write(data, 1)
+from leafcube.ingest.demo import month_layers, write_geotiff
 
 
 def test_single_qc_exports_get_their_own_collection(tmp_path, run_ingest):
     layers = month_layers(2023, 8)
     src = tmp_path / "2023"
     src.mkdir()
-    _write(src / "tile42_Aug_LAI_20m.tif", layers["LAI"][:, :300])
-    _write(src / "tile42_Aug_QC_20m.tif", layers["LAI_QC"][:, :300])
-    _write(src / "tile42_2023-08-05_2023-08-20_QC_20m.tif", layers["LAI_QC"][:, :300])
-    _write(src / "tile42_2023-08-05_2023-08-20_fapar_20m.tif", layers["fAPAR"][:, :300])
+    write_geotiff(src / "tile42_Aug_LAI_20m.tif", layers["LAI"][:, :300])
+    write_geotiff(src / "tile42_Aug_QC_20m.tif", layers["LAI_QC"][:, :300])
+    write_geotiff(src / "tile42_2023-08-05_2023-08-20_QC_20m.tif", layers["LAI_QC"][:, :300])
+    write_geotiff(src / "tile42_2023-08-05_2023-08-20_fapar_20m.tif", layers["fAPAR"][:, :300])
     cube = tmp_path / "cube"
     out = run_ingest(src, "--cube", cube)
     assert out.returncode == 0, out.stderr
@@ -49,7 +33,7 @@ def test_single_qc_exports_get_their_own_collection(tmp_path, run_ingest):
 
     v2022 = tmp_path / "v2022"
     v2022.mkdir()
-    _write(v2022 / "tile42_2023_Sep_LAI_QC_20m.tif", layers["LAI_QC"][:, :300])
+    write_geotiff(v2022 / "tile42_2023_Sep_LAI_QC_20m.tif", layers["LAI_QC"][:, :300])
     mixed = run_ingest(v2022, "--cube", cube)
     assert mixed.returncode == 1
     assert "layer LAI_QC does not belong to collection leaf-s2-20m-monthly" in mixed.stderr
