@@ -22,10 +22,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class CLIError(Exception):
-    """An error the user can fix; printed as one line, exit status 2."""
-
-
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="leafcube",
@@ -42,12 +38,16 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``leafcube``; user errors print one line, never a traceback."""
+    """Run ``leafcube``; user errors print one line, never a traceback.
+
+    Sub-commands report what the user can fix by raising ValueError (or a subclass)
+    or OSError (a missing or unwritable file): one line, exit status 2.
+    """
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (CLIError, ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"leafcube {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
