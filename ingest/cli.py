@@ -7,8 +7,6 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from .pipeline import Explicit, ingest
-
 
 def _date(text: str) -> dt.date:
     try:
@@ -75,6 +73,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run the ingest; print one line per failure and a summary; non-zero if anything failed."""
+    from .pipeline import Explicit, ingest  # heavy (GDAL): imported only to run, not for --help
+
     given = [args.layer, args.date, args.tile]
     if any(v is not None for v in given) and not all(v is not None for v in given):
         raise ValueError("--layer, --date and --tile go together")

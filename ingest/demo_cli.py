@@ -8,8 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-from .demo import make_exports
-from .pipeline import ingest
 from .state import state_dir
 
 
@@ -39,6 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Build the demo cube (the exports live in ``CUBE/.leafcube/demo-exports``) and serve it."""
+    from .demo import make_exports  # heavy (GDAL): imported only to run, not for --help
+    from .pipeline import ingest
+
     exports = make_exports(state_dir(args.cube) / "demo-exports")
     report = ingest(
         [exports], args.cube, workers=min(4, os.cpu_count() or 1), progress=sys.stderr.isatty()
