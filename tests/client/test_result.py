@@ -18,8 +18,7 @@ import rasterio
 import xarray as xr
 
 from leafcube.client import Cube, DataStorage
-from tests.client.conftest import start_nginx
-from tests.conftest import LEAFCUBE, stop_process
+from tests.conftest import LEAFCUBE, start_nginx, stop_process
 
 COLL = "leaf-s2-20m-monthly"
 FIELD = {

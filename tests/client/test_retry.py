@@ -14,8 +14,7 @@ import pytest
 
 from leafcube.client import Cube, ExtractError
 from leafcube.client.http import RetryPolicy
-from tests.client.conftest import start_nginx
-from tests.conftest import LEAFCUBE, free_port, start_process, stop_process
+from tests.conftest import LEAFCUBE, free_port, start_nginx, start_process, stop_process
 
 BBOX = (-107.46, 53.79, -107.36, 53.84)
 LAYERS = ["LAI", "fCOVER", "fAPAR", "Albedo", "errorLAI", "errorfCOVER", "errorfAPAR"]

@@ -12,8 +12,7 @@ import pytest
 import rasterio
 
 from leafcube.catalogue import load
-from tests.client.conftest import start_nginx
-from tests.conftest import free_port, start_process, stop_process
+from tests.conftest import free_port, start_nginx, start_process, stop_process
 
 COLL = "leaf-s2-20m-monthly"
 GDAL_HTTP = {
