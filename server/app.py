@@ -10,6 +10,7 @@ from starlette.responses import Response
 from . import errors, routes_catalogue, routes_data, routes_tiles, static
 from .config import Settings
 from .cube import Cube
+from .head import HeadAsGet
 from .responses import JSONResponse
 
 DESCRIPTION = """\
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.cube = Cube(settings.cube_dir)
     errors.install(app)
+    app.add_middleware(HeadAsGet)
     app.include_router(routes_catalogue.router)
     app.include_router(routes_tiles.router)
     app.include_router(routes_data.router)

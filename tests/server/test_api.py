@@ -65,3 +65,21 @@ def test_unknown_collection_is_404_json(h2):
     r = h2.get("/api/collections/nope")
     assert r.status_code == 404
     assert "available" in r.json()["detail"]
+
+
+def test_head_on_api_paths_is_get_without_body(h2, served):
+    coll = served.collection
+    date = sorted(load(served.cube).collections[coll].dates)[0]
+    for path in (
+        "/",
+        "/api/collections",
+        f"/api/collections/{coll}/WMTSCapabilities.xml",
+        f"/api/collections/{coll}/tiles/LAI/{date}/WebMercatorQuad/12/900/1300.png",
+        "/openapi.json",
+    ):
+        get, head = h2.get(path), h2.head(path)
+        assert (head.status_code, head.http_version) == (get.status_code, "HTTP/2"), path
+        assert head.content == b""
+        assert head.headers["content-type"] == get.headers["content-type"]
+        assert int(head.headers["content-length"]) == len(get.content)
+    assert h2.head("/api/collections/nope").status_code == 404
