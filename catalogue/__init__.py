@@ -3,7 +3,7 @@
 No server or HTTP imports here. See docs/catalogue.md.
 """
 
-from .errors import CatalogueError, ROIError
+from .errors import CatalogueError, NoDataError, ROIError
 from .models import (
     FORMAT_VERSION,
     Bounds,
@@ -27,6 +27,7 @@ __all__ = [
     "DateEntry",
     "LayerFiles",
     "LayerSpec",
+    "NoDataError",
     "QCBit",
     "ROIError",
     "TileFile",

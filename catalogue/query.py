@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from .errors import CatalogueError
+from .errors import CatalogueError, NoDataError
 from .grid import intersect
 from .models import Bounds, Catalogue, Collection, DateEntry, TileFile
 
@@ -57,6 +57,22 @@ def dates_between(
         for e in coll.sorted_dates()
         if (lo is None or e.end >= lo) and (hi is None or e.start <= hi)
     ]
+
+
+def require_dates(
+    coll: Collection, start: str | dt.date | None = None, end: str | dt.date | None = None
+) -> list[DateEntry]:
+    """Like :func:`dates_between`, but a range with no dates raises NoDataError saying
+    which dates the collection holds."""
+    entries = dates_between(coll, start, end)
+    if not entries:
+        known = coll.sorted_dates()
+        span = f"{known[0].start} to {known[-1].end}" if known else "no dates at all"
+        raise NoDataError(
+            f"no dates of {coll.name!r} between {start or 'the start'} and "
+            f"{end or 'the end'}; it holds {span}"
+        )
+    return entries
 
 
 def tiles_in(entry: DateEntry, layer: str, bounds: Bounds | None = None) -> dict[str, TileFile]:

@@ -187,14 +187,7 @@ class Cube:
             raise ClientError(f"qc must be 'valid' or 'data', not {qc!r}")
         coll = self.collection(collection)
         names = query.check_layers(coll, layer_names(layers))
-        entries = query.dates_between(coll, start, end)
-        if not entries:
-            known = coll.sorted_dates()
-            span = f"{known[0].start} … {known[-1].end}" if known else "no dates at all"
-            raise ClientError(
-                f"no dates of {coll.name!r} between {start or 'the start'} and "
-                f"{end or 'the end'}; it holds {span}"
-            )
+        entries = query.require_dates(coll, start, end)
         if isinstance(roi, BaseGeometry):
             # one lon/lat polygon for every mode: the server takes GeoJSON in lon/lat only
             roi, roi_crs = reproject(roi, roi_crs, WGS84), WGS84

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leafcube.catalogue import CatalogueError, ROIError
+from leafcube.catalogue import CatalogueError, NoDataError, ROIError
 
 from .responses import JSONResponse
 
@@ -46,6 +46,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ROIError)
     async def bad_query(_: Request, exc: ValueError) -> JSONResponse:
         return _json(400, str(exc))
+
+    @app.exception_handler(NoDataError)
+    async def no_data(_: Request, exc: NoDataError) -> JSONResponse:
+        return _json(404, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -91,12 +91,7 @@ def plan(
     """Check every input and the pixel budget before anything is read."""
     coll = cube(request).collection(collection)
     names = query.check_layers(coll, [n.strip() for n in layers.split(",") if n.strip()])
-    entries = query.dates_between(coll, start, end)
-    if not entries:
-        first, last = (min(coll.dates), max(coll.dates)) if coll.dates else ("-", "-")
-        raise APIError(
-            404, f"no dates of {coll.name!r} between {start} and {end}; it has {first} to {last}"
-        )
+    entries = query.require_dates(coll, start, end)
     budget = settings(request).max_request_bytes
     per_pixel = 4 * len(entries) * len(names)
     try:

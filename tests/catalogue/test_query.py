@@ -10,10 +10,16 @@ import pytest
 import shapely
 from shapely.geometry import Point, box
 
-from leafcube.catalogue import CatalogueError, ROIError
+from leafcube.catalogue import CatalogueError, NoDataError, ROIError
 from leafcube.catalogue import qc as qcmod
 from leafcube.catalogue.grid import CANADA_TILES, intersect, snap_bounds, tile_bounds
-from leafcube.catalogue.query import check_layers, collection, dates_between, tiles_in
+from leafcube.catalogue.query import (
+    check_layers,
+    collection,
+    dates_between,
+    require_dates,
+    tiles_in,
+)
 from leafcube.catalogue.roi import parse_roi, reproject, transform_bounds
 
 
@@ -40,6 +46,13 @@ def test_dates_between_uses_period_overlap(small_catalogue):
         dates_between(coll, "2023-09-01", "2023-08-01")
     with pytest.raises(CatalogueError, match="is not a date"):
         dates_between(coll, "2023-13-01")
+
+
+def test_require_dates_says_what_the_collection_holds(small_catalogue):
+    coll = small_catalogue.collections["leaf-s2-20m-monthly"]
+    assert [e.key for e in require_dates(coll, "2023-08-15")] == ["2023-08-01"]
+    with pytest.raises(NoDataError, match="between 2030-01-01 and the end; it holds 2023-08-01 to"):
+        require_dates(coll, "2030-01-01")
 
 
 def test_tiles_in_filters_by_bounds(small_catalogue):

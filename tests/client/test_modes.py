@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
+from leafcube.catalogue import NoDataError
 from leafcube.catalogue.roi import reproject
-from leafcube.client import ClientError, Cube
+from leafcube.client import Cube
 from leafcube.client.wire import default_format
 
 NATIVE = "EPSG:3979"
@@ -130,7 +131,7 @@ def test_clear_errors(cubes, mode):
     roi = ROIS["bbox-lonlat"][0]
     with pytest.raises(ValueError, match="does not overlap"):
         cube.extract("LAI", (-79.5, 43.6, -79.3, 43.7), "2023-01-01", "2023-12-31")
-    with pytest.raises(ClientError, match="no dates of 'leaf-s2-20m-monthly' between 2031"):
+    with pytest.raises(NoDataError, match="no dates of 'leaf-s2-20m-monthly' between 2031"):
         cube.extract("LAI", roi, "2031-01-01", "2031-12-31")
     with pytest.raises(ValueError, match=r"unknown layer\(s\) \['NDVI'\]"):
         cube.extract(["LAI", "NDVI"], roi)
