@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import httpx
 import numpy as np
@@ -31,7 +31,7 @@ from tqdm import TqdmWarning
 from leafcube.catalogue import Collection, DateEntry, query
 from leafcube.catalogue.qc import QCFilter
 from leafcube.catalogue.roi import WGS84, ROILike, bbox_geometry, reproject
-from leafcube.reader import CubeFiles, RoiGrid, read_layer, roi_grid
+from leafcube.reader import CubeFiles, Lanes, RoiGrid, read_layer, roi_grid
 
 from . import wire
 from .errors import ClientError, ExtractError, TooLarge
@@ -40,7 +40,7 @@ from .result import Extract
 from .roi import load_roi
 from .source import Mode, open_source
 from .stats import STAT_COLUMNS, layer_stats
-from .wire import WireFormat, default_format
+from .wire import WireFormat
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", TqdmWarning)  # no ipywidgets: a text bar will do
@@ -116,9 +116,9 @@ class Cube:
     ``concurrency`` bounds requests (or file reads) in flight; failed requests are
     retried ``retries`` times with exponential backoff. Server subsets are split by date
     into requests of at most ``max_request_mb`` (8 MB measured best: the server reads
-    the next one while the client receives this one), sent as ``wire="npy"`` (raw
-    float32) or ``"tif"`` (deflated GeoTIFF); by default ``npy`` for a server on a
-    loopback or private address, ``tif`` across the internet.
+    the next one while the client receives this one), sent as ``wire="dn"`` (default:
+    the files' DNs and a bit mask, zstd-compressed, decoded here to the same float32
+    values), ``"npy"`` (raw float32) or ``"tif"`` (deflated float32 GeoTIFF).
     """
 
     def __init__(
@@ -137,11 +137,11 @@ class Cube:
         self.concurrency = max(1, concurrency)
         self.policy = RetryPolicy(retries=retries, timeout=timeout)
         self.max_request_bytes = int(max_request_mb * 1e6)
-        if wire not in (None, "npy", "tif"):
-            raise ClientError(f"wire must be 'npy' or 'tif', not {wire!r}")
-        self.wire: WireFormat = wire or default_format(self.source)
+        if wire is not None and wire not in get_args(WireFormat):
+            raise ClientError(f"wire must be one of {get_args(WireFormat)}, not {wire!r}")
+        self.wire: WireFormat = wire or "dn"
         self.progress = progress
-        self._readers: ThreadPoolExecutor | None = None
+        self._readers: Lanes | None = None
 
     def __repr__(self) -> str:
         return f"<Cube {self.source.mode} {self.source.base}: {self.collections}>"
@@ -239,11 +239,11 @@ class Cube:
             periods={e.key: (e.start.isoformat(), e.end.isoformat()) for e in plan.entries},
         )
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def _lanes(self) -> Lanes:
         """The threads that read COGs; kept for the Cube's life, so each thread's open
         datasets (a request each to reopen over HTTP) serve the next extract too."""
         if self._readers is None:
-            self._readers = ThreadPoolExecutor(self.concurrency, thread_name_prefix="leafcube")
+            self._readers = Lanes(self.concurrency, name="leafcube")
         return self._readers
 
     def _bar(self, total: int, what: str) -> tqdm:
@@ -317,18 +317,19 @@ class Cube:
         env = self.source.gdal_env() if self.source.remote else {}
         jobs = [(layer, e) for layer in plan.layers for e in plan.entries]
         arrays: dict[str, dict[str, np.ma.MaskedArray]] = {n: {} for n in plan.layers}
-        loop = asyncio.get_running_loop()
 
         def read(layer: str, entry: DateEntry) -> np.ma.MaskedArray:
             with rasterio.Env(**env):
                 return read_layer(files, plan.coll, entry, layer, plan.grid, plan.qc).data
 
-        pool = self._pool()
+        lanes = self._lanes()
         with self._bar(len(jobs), f"{plan.coll.name} reads") as bar:
 
             async def one(layer: str, entry: DateEntry) -> None:
                 try:
-                    arr = await loop.run_in_executor(pool, read, layer, entry)
+                    arr = await asyncio.wrap_future(
+                        lanes.submit(plan.coll, layer, entry, read, layer, entry)
+                    )
                 except (rasterio.errors.RasterioError, OSError) as exc:
                     raise ExtractError(layer, [entry.key], str(exc)) from None
                 arrays[layer][entry.key] = wire.normalise(arr)

@@ -1,27 +1,26 @@
 """The leafcube server's subset and time-series endpoints, as the client speaks them.
 
-A subset comes back as one ``.npy`` float32 array ``(layer, time, y, x)``
-(``format=npy``: no work to encode, 4 bytes a pixel) or as a deflated float32 GeoTIFF
-with a band per date (``format=tif``: about a quarter of the bytes, more server CPU),
-NaN where masked, its georeferencing in ``X-Leafcube-*`` headers. A time series is
-JSON with one list per statistic, following ``dates``.
+A subset comes back as the files' DNs and a bit mask in one zstd frame (``format=dn``:
+the fewest bytes, decoded here to the reader's exact float32 values), as one ``.npy``
+float32 array ``(layer, time, y, x)`` (``format=npy``: no work to encode, 4 bytes a
+pixel) or as a deflated float32 GeoTIFF with a band per date (``format=tif``), NaN
+where masked, its georeferencing in ``X-Leafcube-*`` headers. A time series is JSON
+with one list per statistic, following ``dates``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import ipaddress
-import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
 import orjson
 import pandas as pd
 import rasterio.errors
+import zstandard
 from rasterio.io import MemoryFile
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
@@ -36,8 +35,9 @@ from .stats import STAT_COLUMNS
 if TYPE_CHECKING:
     from .cube import Plan
 
-#: How subsets travel: ``npy`` (raw float32) or ``tif`` (deflated float32 GeoTIFF).
-WireFormat = Literal["npy", "tif"]
+#: How subsets travel: ``dn`` (DNs and mask, zstd), ``npy`` (raw float32) or ``tif``
+#: (deflated float32 GeoTIFF).
+WireFormat = Literal["dn", "npy", "tif"]
 
 
 def normalise(arr: np.ma.MaskedArray) -> np.ma.MaskedArray:
@@ -45,17 +45,6 @@ def normalise(arr: np.ma.MaskedArray) -> np.ma.MaskedArray:
     mask = np.ma.getmaskarray(arr)
     data = np.where(mask, np.float32(np.nan), np.ma.getdata(arr)).astype(np.float32)
     return np.ma.MaskedArray(data, mask=mask, fill_value=np.float32(np.nan))
-
-
-def default_format(source: Source) -> WireFormat:
-    """``npy`` for a server on this host or a private network (bandwidth is cheap, the
-    server's CPU is not), ``tif`` for one across the internet (a quarter of the bytes)."""
-    host = urlsplit(source.base).hostname or ""
-    try:
-        addr = ipaddress.ip_address(socket.gethostbyname(host))
-    except (OSError, ValueError):
-        return "tif"
-    return "npy" if addr.is_loopback or addr.is_private else "tif"
 
 
 def _roi_params(plan: Plan) -> tuple[dict[str, str], Any]:
@@ -84,11 +73,33 @@ def subset_request(
     return {"method": "POST", "url": url, "params": params, "json": body}
 
 
-def _stack(body: bytes, fmt: WireFormat) -> np.ndarray:
-    """The float32 ``(layer, time, y, x)`` array of a subset body."""
+def _from_dn(response: httpx.Response) -> np.ndarray:
+    """The float32 ``(layer, time, y, x)`` array of a ``dn`` subset, NaN where masked:
+    ``float32(dn) * float32(scale) + float32(offset)``, as the reader computes it."""
+    h = response.headers
+    scales = [float(v) for v in h["x-leafcube-scales"].split(",")]
+    offsets = [float(v) for v in h["x-leafcube-offsets"].split(",")]
+    buf = io.BytesIO(zstandard.ZstdDecompressor().decompress(response.content))
+    dns = [np.load(buf, allow_pickle=False) for _ in scales]
+    width = dns[0].shape[-1]
+    masked = np.unpackbits(np.load(buf, allow_pickle=False), axis=-1, count=width).view(bool)
+    values = np.stack(
+        [
+            dn.astype(np.float32) * np.float32(s) + np.float32(o)
+            for dn, s, o in zip(dns, scales, offsets, strict=True)
+        ]
+    )
+    values[masked] = np.nan
+    return values
+
+
+def _stack(response: httpx.Response, fmt: WireFormat) -> np.ndarray:
+    """The float32 ``(layer, time, y, x)`` array of a subset answer."""
+    if fmt == "dn":
+        return _from_dn(response)
     if fmt == "npy":
-        return np.load(io.BytesIO(body), allow_pickle=False)
-    with MemoryFile(body) as mem, mem.open() as ds:
+        return np.load(io.BytesIO(response.content), allow_pickle=False)
+    with MemoryFile(response.content) as mem, mem.open() as ds:
         return ds.read()[np.newaxis]  # one layer: a band per date
 
 
@@ -97,8 +108,8 @@ def decode_subset(
 ) -> dict[str, np.ma.MaskedArray]:
     """``{date: masked array}`` from a subset answer, checked against the plan."""
     try:
-        stack = _stack(response.content, fmt)
-    except (ValueError, rasterio.errors.RasterioError) as exc:
+        stack = _stack(response, fmt)
+    except (ValueError, KeyError, zstandard.ZstdError, rasterio.errors.RasterioError) as exc:
         raise ClientError(f"the server's subset is not a readable {fmt}: {exc}") from None
     h = response.headers
     dates = [d for d in h.get("x-leafcube-dates", "").split(",") if d]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from leafcube.catalogue.grid import intersect
 from leafcube.catalogue.qc import QCFilter, keep
 
 from .grid import RoiGrid
+from .lanes import shared_lanes
 
 #: GDAL settings for reading COGs over HTTP(S): no directory listing, no side-car
 #: probes, merged and multiplexed range requests, retries on 429/5xx.
@@ -59,10 +60,20 @@ class CubeFiles:
 
 @dataclass
 class LayerRead:
-    """The pixels of one layer on one date, and the tiles they came from."""
+    """The pixels of one layer on one date: the files' DNs, what is masked, and the
+    tiles they came from; :attr:`data` decodes them to physical values on first use."""
 
-    data: np.ma.MaskedArray
+    dn: np.ndarray
+    mask: np.ndarray
+    spec: LayerSpec
     tiles: list[str]
+
+    @cached_property
+    def data(self) -> np.ma.MaskedArray:
+        """Float32 physical values, ``float32(dn) * float32(scale) + float32(offset)``."""
+        values = self.dn.astype(np.float32) * np.float32(self.spec.scale)
+        values += np.float32(self.spec.offset)
+        return np.ma.MaskedArray(values, mask=self.mask, fill_value=np.nan)
 
 
 class _DatasetCache(threading.local):
@@ -72,7 +83,7 @@ class _DatasetCache(threading.local):
     it) is opened again: its inode and mtime are checked on every use.
     """
 
-    size = 32
+    size = 64
 
     def __init__(self) -> None:
         self.items: OrderedDict[
@@ -167,9 +178,7 @@ def read_layer(
             valid &= qc_has & keep(qc_dn, "valid")
         elif qc not in ("data", "valid"):
             raise ValueError(f"qc must be 'data' or 'valid', not {qc!r}")
-    values = dn.astype(np.float32) * np.float32(spec.scale) + np.float32(spec.offset)
-    mask = ~(valid & grid.inside)
-    return LayerRead(np.ma.MaskedArray(values, mask=mask, fill_value=np.nan), used)
+    return LayerRead(dn, ~(valid & grid.inside), spec, used)
 
 
 def read_many(
@@ -180,33 +189,16 @@ def read_many(
     grid: RoiGrid,
     qc: QCFilter = "data",
     workers: int = 8,
-    on_done: Callable[[], None] | None = None,
 ) -> dict[str, dict[str, LayerRead]]:
-    """Every (layer, date) pair on ``grid``, read in a thread pool: ``{layer: {date: read}}``."""
+    """Every (layer, date) pair on ``grid``, read on :class:`Lanes` threads:
+    ``{layer: {date: read}}``."""
+    lanes = shared_lanes(workers)
     jobs = [(layer, e) for layer in layers for e in entries]
-
-    def one(job: tuple[str, DateEntry]) -> LayerRead:
-        result = read_layer(files, coll, job[1], job[0], grid, qc)
-        if on_done is not None:
-            on_done()
-        return result
-
+    futures = [
+        lanes.submit(coll, layer, e, read_layer, files, coll, e, layer, grid, qc)
+        for layer, e in jobs
+    ]
     result: dict[str, dict[str, LayerRead]] = {layer: {} for layer, _ in jobs}
-    for (layer, e), read in zip(jobs, _pool(max(1, workers)).map(one, jobs), strict=True):
-        result[layer][e.key] = read
+    for (layer, e), future in zip(jobs, futures, strict=True):
+        result[layer][e.key] = future.result()
     return result
-
-
-_pools: dict[int, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """A long-lived pool per size: its threads keep their open datasets between calls,
-    so a server's next request (or a client's next extract) skips reopening files."""
-    with _pools_lock:
-        pool = _pools.get(workers)
-        if pool is None:
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leafcube-read")
-            _pools[workers] = pool
-        return pool

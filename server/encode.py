@@ -1,50 +1,55 @@
-"""Subset encodings: GeoTIFF (a band per layer and date), NetCDF/CF, and npy with headers.
+"""Subset encodings: GeoTIFF (a band per layer and date), NetCDF/CF, npy, and ``dn``.
 
-Every format carries the reader's float32 values exactly, NaN where masked.
+Every format carries the reader's float32 values exactly, NaN where masked: the first
+three as float32, ``dn`` as the files' own DNs and a bit mask (zstd-compressed),
+which decode to the same float32 values as ``float32(dn) * float32(scale) +
+float32(offset)``.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import rasterio
 import xarray as xr
+import zstandard
 from pyproj import CRS
 from rasterio.io import MemoryFile
 
 from leafcube.catalogue import Collection, DateEntry
 from leafcube.reader import LayerRead, RoiGrid
 
+DN_MEDIA_TYPE = "application/x-leafcube-dn+zstd"
+DN_LEVEL = 1  # zstd level of ``dn`` subsets
+
 
 @dataclass
 class Stack:
-    """A subset: ``data[layer, time, y, x]`` (float32, NaN = masked) on ``grid``."""
+    """A subset: the reads of ``layers`` on ``entries``, all on ``grid``."""
 
     coll: Collection
     layers: list[str]
     entries: list[DateEntry]
     grid: RoiGrid
-    data: np.ndarray
+    reads: dict[str, dict[str, LayerRead]]
     qc: str
 
-    @classmethod
-    def from_reads(
-        cls,
-        coll: Collection,
-        layers: list[str],
-        entries: list[DateEntry],
-        grid: RoiGrid,
-        reads: dict[str, dict[str, LayerRead]],
-        qc: str,
-    ) -> Stack:
-        data = np.full((len(layers), len(entries), *grid.shape), np.nan, dtype=np.float32)
-        for i, layer in enumerate(layers):
-            for j, e in enumerate(entries):
-                data[i, j] = reads[layer][e.key].data.filled(np.nan)
-        return cls(coll, layers, entries, grid, data, qc)
+    @cached_property
+    def data(self) -> np.ndarray:
+        """``data[layer, time, y, x]``: float32 physical values, NaN where masked."""
+        data = np.full(self.shape, np.nan, dtype=np.float32)
+        for i, layer in enumerate(self.layers):
+            for j, e in enumerate(self.entries):
+                data[i, j] = self.reads[layer][e.key].data.filled(np.nan)
+        return data
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.layers), len(self.entries), *self.grid.shape)
 
     @property
     def dates(self) -> list[str]:
@@ -56,10 +61,12 @@ class Stack:
         return {
             "x-leafcube-crs": self.coll.crs,
             "x-leafcube-transform": ",".join(repr(v) for v in (t.a, t.b, t.c, t.d, t.e, t.f)),
-            "x-leafcube-shape": ",".join(str(n) for n in self.data.shape),
+            "x-leafcube-shape": ",".join(str(n) for n in self.shape),
             "x-leafcube-layers": ",".join(self.layers),
             "x-leafcube-dates": ",".join(self.dates),
             "x-leafcube-qc": self.qc,
+            "x-leafcube-scales": ",".join(repr(self.coll.layers[n].scale) for n in self.layers),
+            "x-leafcube-offsets": ",".join(repr(self.coll.layers[n].offset) for n in self.layers),
         }
 
 
@@ -70,9 +77,26 @@ def to_npy(stack: Stack) -> bytes:
     return buf.getvalue()
 
 
+def to_dn(stack: Stack) -> bytes:
+    """One zstd frame: per layer an ``.npy`` of its DNs ``(time, y, x)`` in the files'
+    dtype (0 where masked), then an ``.npy`` of the mask ``(layer, time, y, x)`` packed
+    along x (``numpy.packbits``, 1 = masked). A quarter of npy's bytes before
+    compression for uint8 layers, and far fewer after."""
+    buf = io.BytesIO()
+    masks = np.empty(stack.shape, dtype=bool)
+    for i, layer in enumerate(stack.layers):
+        reads = [stack.reads[layer][e.key] for e in stack.entries]
+        masks[i] = [r.mask for r in reads]
+        dn = np.stack([r.dn for r in reads]).astype(stack.coll.layers[layer].dtype, copy=False)
+        dn[masks[i]] = 0
+        np.save(buf, dn, allow_pickle=False)
+    np.save(buf, np.packbits(masks, axis=-1), allow_pickle=False)
+    return zstandard.ZstdCompressor(level=DN_LEVEL).compress(buf.getvalue())
+
+
 def to_geotiff(stack: Stack) -> bytes:
     """A float32 GeoTIFF with one band per (layer, date), layer-major, tagged with both."""
-    n_layers, n_dates, height, width = stack.data.shape
+    n_layers, n_dates, height, width = stack.shape
     profile = {
         "driver": "GTiff",
         "dtype": "float32",
@@ -117,7 +141,7 @@ def to_geotiff(stack: Stack) -> bytes:
 def to_netcdf(stack: Stack) -> bytes:
     """NetCDF-4 (CF-1.8): a (time, y, x) variable per layer, with a CF grid mapping."""
     t = stack.grid.transform
-    _, _, height, width = stack.data.shape
+    _, _, height, width = stack.shape
     xs = t.c + t.a * (np.arange(width) + 0.5)
     ys = t.f + t.e * (np.arange(height) + 0.5)
     crs = CRS.from_user_input(stack.coll.crs)
@@ -159,4 +183,5 @@ FORMATS = {
     "tif": (to_geotiff, "image/tiff; application=geotiff"),
     "npy": (to_npy, "application/x-npy"),
     "nc": (to_netcdf, "application/x-netcdf"),
+    "dn": (to_dn, DN_MEDIA_TYPE),
 }

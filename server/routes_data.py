@@ -22,7 +22,7 @@ from leafcube.catalogue.roi import WGS84, bbox_geometry, parse_roi
 from leafcube.reader import GridTooLarge, LayerRead, RoiGrid, read_many, roi_grid
 
 from .deps import cube, settings
-from .encode import FORMATS, Stack
+from .encode import DN_MEDIA_TYPE, FORMATS, Stack
 from .errors import APIError
 from .models import QCParam, Stats, TimeSeries
 
@@ -34,7 +34,10 @@ End = Annotated[str | None, Query(description="last day, YYYY-MM-DD (inclusive)"
 QCQuery = Annotated[
     QCParam, Query(description="`data`: mask pixels without data; `valid`: also QC-flagged ones")
 ]
-Format = Annotated[Literal["tif", "npy", "nc"], Query(description="GeoTIFF, numpy or NetCDF")]
+Format = Annotated[
+    Literal["tif", "npy", "nc", "dn"],
+    Query(description="GeoTIFF, NetCDF, numpy float32, or the compact `dn` encoding"),
+]
 GeoJSON = Annotated[
     dict[str, Any],
     Body(
@@ -112,8 +115,7 @@ def _read(request: Request, p: Plan) -> dict[str, dict[str, LayerRead]]:
 
 
 def _subset(request: Request, p: Plan, fmt: str) -> Response:
-    reads = _read(request, p)
-    stack = Stack.from_reads(p.coll, p.layers, p.entries, p.grid, reads, p.qc)
+    stack = Stack(p.coll, p.layers, p.entries, p.grid, _read(request, p), p.qc)
     encoder, media_type = FORMATS[fmt]
     body = encoder(stack)
     headers = stack.headers()
@@ -126,9 +128,13 @@ SUBSET_DOC = dict(
     description=(
         "float32 physical values, NaN outside the ROI and where there is no data. GeoTIFF: "
         "a band per (layer, date), layer-major, tagged `layer` and `date`; NetCDF: CF-1.8, a "
-        "(time, y, x) variable per layer; npy: a (layer, time, y, x) array. Every format also "
-        "gets `X-Leafcube-CRS`, `X-Leafcube-Transform` (a,b,c,d,e,f), `X-Leafcube-Layers` "
-        "and `X-Leafcube-Dates` headers. Requests over the pixel budget get 413."
+        "(time, y, x) variable per layer; npy: a (layer, time, y, x) array; dn: one zstd "
+        "frame holding an .npy of DNs (time, y, x) per layer in the files' dtype, then an .npy "
+        "of the mask (layer, time, y, x) packed along x (1 = masked); value = float32(DN) * "
+        "float32(scale) + float32(offset), with the `X-Leafcube-Scales` and "
+        "`X-Leafcube-Offsets` headers. Every format also gets `X-Leafcube-CRS`, "
+        "`X-Leafcube-Transform` (a,b,c,d,e,f), `X-Leafcube-Shape`, `X-Leafcube-Layers` and "
+        "`X-Leafcube-Dates` headers. Requests over the pixel budget get 413."
     ),
     response_class=Response,
     responses={
@@ -137,6 +143,7 @@ SUBSET_DOC = dict(
                 "image/tiff; application=geotiff": {},
                 "application/x-netcdf": {},
                 "application/x-npy": {},
+                DN_MEDIA_TYPE: {},
             }
         }
     },

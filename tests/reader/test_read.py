@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import rasterio
@@ -12,7 +14,7 @@ from leafcube.catalogue import ROIError, load
 from leafcube.catalogue.qc import is_valid
 from leafcube.catalogue.query import collection
 from leafcube.catalogue.roi import reproject
-from leafcube.reader import CubeFiles, read_layer, roi_grid
+from leafcube.reader import CubeFiles, Lanes, read_layer, roi_grid
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +82,29 @@ def test_roi_outside_the_data(cube):
     _, coll = cube
     with pytest.raises(ROIError, match="does not overlap"):
         roi_grid(coll, box(10, 10, 11, 11))
+
+
+def test_lanes_pin_each_layer_and_date_to_one_thread(cube):
+    """A (layer, date) always reads on the same thread, so its files stay open there;
+    consecutive dates spread over every thread."""
+    _, coll = cube
+    entries = coll.sorted_dates()[:8]
+    lanes = Lanes(4, name="test-lanes")
+    try:
+
+        def threads() -> dict[tuple[str, str], str]:
+            futures = {
+                (layer, e.key): lanes.submit(
+                    coll, layer, e, lambda: threading.current_thread().name
+                )
+                for layer in ("LAI", "fCOVER")
+                for e in entries
+            }
+            return {k: f.result() for k, f in futures.items()}
+
+        first = threads()
+        assert threads() == first
+        assert len({first["LAI", e.key] for e in entries[:4]}) == 4
+        assert first["LAI", entries[1].key] == first["fCOVER", entries[0].key]
+    finally:
+        lanes.shutdown()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 import xarray as xr
+import zstandard
 from shapely.geometry import Point, shape
 
 from leafcube.catalogue import DateEntry, load, query, save
@@ -84,6 +85,40 @@ def test_subset_npy_headers(h2, served, expected):
     assert r.headers["x-leafcube-crs"] == "EPSG:3979"
     assert r.headers["x-leafcube-dates"].split(",") == dates
     assert r.headers["x-leafcube-layers"] == "LAI,fCOVER"
+
+
+def test_subset_dn_decodes_to_the_same_values(h2, served, expected):
+    """The documented recipe: zstd frame, an .npy of DNs per layer, a packed mask."""
+    want, grid, dates = expected
+    r = h2.get(_url(served, "subset"), params=_params("dn"))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/x-leafcube-dn+zstd"
+    raw = zstandard.ZstdDecompressor().decompress(r.content)
+    buf = io.BytesIO(raw)
+    dns = [np.load(buf) for _ in range(2)]
+    packed = np.load(buf)
+    assert buf.tell() == len(raw)
+    coll = load(served.cube).collections[served.collection]
+    assert [d.dtype.name for d in dns] == [coll.layers[n].dtype for n in ("LAI", "fCOVER")]
+    masked = np.unpackbits(packed, axis=-1, count=grid.shape[1]).astype(bool)
+    scales = [float(v) for v in r.headers["x-leafcube-scales"].split(",")]
+    offsets = [float(v) for v in r.headers["x-leafcube-offsets"].split(",")]
+    assert scales == [coll.layers[n].scale for n in ("LAI", "fCOVER")]
+    got = np.stack(
+        [
+            d.astype(np.float32) * np.float32(s) + np.float32(o)
+            for d, s, o in zip(dns, scales, offsets, strict=True)
+        ]
+    )
+    got[masked] = np.nan
+    np.testing.assert_array_equal(got, want)
+    assert masked.any() and not masked.all()
+    assert all(
+        (d[m] == 0).all() for d, m in zip(dns, masked, strict=True)
+    )  # masked DNs compress away
+    assert r.headers["x-leafcube-dates"].split(",") == dates
+    npy = h2.get(_url(served, "subset"), params=_params("npy"))
+    assert len(r.content) * 4 < len(npy.content)
 
 
 def test_subset_netcdf_cf(h2, served, expected):
