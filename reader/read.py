@@ -41,6 +41,12 @@ HTTP_ENV = {
 }
 
 
+#: Read threads per process: decoding is CPU work, so more threads than about twice
+#: the cores only contend for the GIL (measured: 8 threads on 2 cores open files 1.5×
+#: slower than 4).
+READ_THREADS = min(8, 2 * (os.cpu_count() or 1))
+
+
 @dataclass(frozen=True)
 class CubeFiles:
     """Where a cube's files are: a local folder or an ``http(s)://`` base URL."""
@@ -188,7 +194,7 @@ def read_many(
     layers: Iterable[str],
     grid: RoiGrid,
     qc: QCFilter = "data",
-    workers: int = 8,
+    workers: int = READ_THREADS,
 ) -> dict[str, dict[str, LayerRead]]:
     """Every (layer, date) pair on ``grid``, read on :class:`Lanes` threads:
     ``{layer: {date: read}}``."""

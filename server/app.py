@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import FastAPI, Path, Request
@@ -26,14 +29,22 @@ Every error is JSON with a `detail` that says what to change.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for one cube folder (from ``LEAFCUBE_CUBE_DIR`` when ``settings`` is None)."""
     settings = settings or Settings.from_env()
+    cube = Cube(settings.cube_dir)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(cube.warm_up)
+        yield
+
     app = FastAPI(
         title="leafcube",
         version="0.1.0",
         description=DESCRIPTION,
         default_response_class=JSONResponse,
+        lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.cube = Cube(settings.cube_dir)
+    app.state.cube = cube
     errors.install(app)
     app.add_middleware(HeadAsGet)
     app.include_router(routes_catalogue.router)

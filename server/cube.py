@@ -10,8 +10,11 @@ import os
 import threading
 from pathlib import Path
 
+import rasterio.errors
+
 from leafcube.catalogue import CATALOGUE_NAME, Catalogue, Collection, load, query
-from leafcube.reader import CubeFiles
+from leafcube.catalogue.roi import WGS84, bbox_geometry
+from leafcube.reader import CubeFiles, read_layer, roi_grid
 
 from .errors import APIError
 
@@ -50,3 +53,21 @@ class Cube:
                 404, f"unknown collection {name!r}; available: {sorted(cat.collections)}"
             )
         return query.collection(cat, name)
+
+    def warm_up(self) -> None:
+        """Pay the one-time costs (the catalogue, PROJ's database, GDAL's drivers) at
+        start-up rather than in the first request: one lon/lat ROI read per collection."""
+        try:
+            collections = self.catalogue().collections.values()
+        except APIError:
+            return  # no catalogue yet: nothing to warm
+        for coll in collections:
+            if not coll.dates or not coll.extent_wgs84:
+                continue
+            x0, y0, x1, y1 = coll.extent_wgs84
+            x, y = (x0 + x1) / 2, (y0 + y1) / 2
+            try:
+                grid = roi_grid(coll, bbox_geometry((x, y, x + 1e-4, y + 1e-4)), WGS84)
+                read_layer(self.files, coll, coll.sorted_dates()[-1], next(iter(coll.layers)), grid)
+            except (ValueError, OSError, rasterio.errors.RasterioError):
+                continue  # a broken file answers its own error when a request reaches it

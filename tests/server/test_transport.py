@@ -112,3 +112,23 @@ def test_workers_see_a_new_ingest(demo_cube, tmp_path, start_server):
                 detail = fresh.get(f"/api/collections/{name}").json()
             assert detail["date_count"] == before - 1
             assert dropped not in {d["date"] for d in detail["dates"]}
+
+
+def test_start_up_survives_an_empty_folder_and_a_broken_cog(demo_cube, tmp_path, start_server):
+    """The start-up warm-up reads the newest date of each collection; neither a folder
+    without a catalogue nor a damaged file there may keep the server from starting."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bare = start_server(empty)
+    r = httpx.get(f"{bare.url}/api/collections")
+    assert r.status_code == 404 and "leafcube ingest" in r.json()["detail"]
+
+    cube = copy_cube(demo_cube, tmp_path / "broken")
+    coll = next(iter(load(cube).collections.values()))
+    newest = coll.sorted_dates()[-1]
+    for tile in newest.layers[next(iter(coll.layers))].tiles.values():
+        (cube / tile.href).write_bytes(b"not a tiff")
+    broken = start_server(cube)
+    params = {"layers": "fCOVER", "bbox": "-107.45,53.78,-107.40,53.82"}
+    ok = httpx.get(f"{broken.url}/api/collections/{coll.name}/subset", params=params)
+    assert ok.status_code == 200
