@@ -30,7 +30,7 @@ from tqdm import TqdmWarning
 
 from leafcube.catalogue import Collection, DateEntry, query
 from leafcube.catalogue.qc import QCFilter
-from leafcube.catalogue.roi import WGS84, ROILike, bbox_geometry, reproject
+from leafcube.catalogue.roi import WGS84, ROILike, bbox_geometry
 from leafcube.reader import CubeFiles, Lanes, RoiGrid, read_layer, roi_grid
 
 from . import wire
@@ -188,12 +188,8 @@ class Cube:
         coll = self.collection(collection)
         names = query.check_layers(coll, layer_names(layers))
         entries = query.require_dates(coll, start, end)
-        if isinstance(roi, BaseGeometry):
-            # one lon/lat polygon for every mode: the server takes GeoJSON in lon/lat only
-            roi, roi_crs = reproject(roi, roi_crs, WGS84), WGS84
-            geom = roi
-        else:
-            geom = bbox_geometry(roi)  # a bbox travels exactly, in its own CRS
+        # the ROI stays in its own CRS in every mode (the server takes it as is)
+        geom = roi if isinstance(roi, BaseGeometry) else bbox_geometry(roi)
         grid = roi_grid(coll, geom, roi_crs)
         hits = any(query.tiles_in(e, n, grid.bounds) for e in entries for n in names)
         if not hits or not grid.inside.any():

@@ -52,7 +52,11 @@ def _roi_params(plan: Plan) -> tuple[dict[str, str], Any]:
     if not isinstance(plan.roi, BaseGeometry):
         bbox: Sequence[float] = plan.roi
         return {"bbox": ",".join(repr(float(v)) for v in bbox), "bbox-crs": plan.roi_crs}, None
-    return {}, {"type": "Feature", "properties": {}, "geometry": mapping(plan.roi)}
+    return {"crs": plan.roi_crs}, {
+        "type": "Feature",
+        "properties": {},
+        "geometry": mapping(plan.roi),
+    }
 
 
 def subset_request(
@@ -149,9 +153,10 @@ def timeseries_request(
     if point is not None:
         params |= {"lon": repr(float(point[0])), "lat": repr(float(point[1]))}
         return {"method": "GET", "url": url, "params": params}
-    # the endpoint's GET takes a point only: an ROI, a bbox included, goes as GeoJSON
+    # an ROI, a bbox included, goes as GeoJSON in its own CRS
     roi = plan.roi if isinstance(plan.roi, BaseGeometry) else bbox_geometry(plan.roi)
     body = {"type": "Feature", "properties": {}, "geometry": mapping(roi)}
+    params["crs"] = plan.roi_crs
     return {"method": "POST", "url": url, "params": params, "json": body}
 
 

@@ -38,10 +38,15 @@ Format = Annotated[
     Literal["tif", "npy", "nc", "dn"],
     Query(description="GeoTIFF, NetCDF, numpy float32, or the compact `dn` encoding"),
 ]
+RoiCRS = Annotated[
+    str,
+    Query(description="CRS of the body's coordinates (default lon/lat), e.g. EPSG:3979"),
+]
 GeoJSON = Annotated[
     dict[str, Any],
     Body(
-        description="a GeoJSON geometry, Feature or FeatureCollection in lon/lat (EPSG:4326)",
+        description="a GeoJSON geometry, Feature or FeatureCollection, in `crs` (lon/lat by "
+        "default)",
         examples=[
             {
                 "type": "Polygon",
@@ -63,11 +68,11 @@ class Plan:
     qc: str
 
 
-def _check_crs(value: str) -> str:
+def _check_crs(value: str, name: str) -> str:
     try:
         CRS.from_user_input(value)
     except CRSError:
-        raise APIError(400, f"bbox-crs {value!r} is not a CRS; use e.g. EPSG:4326") from None
+        raise APIError(400, f"{name} {value!r} is not a CRS; use e.g. EPSG:4326") from None
     return value
 
 
@@ -162,7 +167,7 @@ def subset_get(
     format: Format = "tif",
     qc: QCQuery = "data",
 ) -> Response:
-    crs = _check_crs(bbox_crs)
+    crs = _check_crs(bbox_crs, "bbox-crs")
     p = plan(request, collection, layers, start, end, _bbox(bbox, crs), crs, qc)
     return _subset(request, p, format)
 
@@ -175,10 +180,12 @@ def subset_post(
     roi: GeoJSON,
     start: Start = None,
     end: End = None,
+    crs: RoiCRS = WGS84,
     format: Format = "tif",
     qc: QCQuery = "data",
 ) -> Response:
-    p = plan(request, collection, layers, start, end, parse_roi(roi), WGS84, qc)
+    roi_crs = _check_crs(crs, "crs")
+    p = plan(request, collection, layers, start, end, parse_roi(roi), roi_crs, qc)
     return _subset(request, p, format)
 
 
@@ -221,7 +228,7 @@ SERIES_DOC = dict(
     description=(
         "Statistics of the ROI's pixels in physical units (QC-aware through `qc`), columnar: "
         "every list follows `dates`. Null where no pixel is valid. GET takes a point "
-        "(`lon`, `lat`) or a box (`bbox`, `bbox-crs`); POST a GeoJSON polygon."
+        "(`lon`, `lat`) or a box (`bbox`, `bbox-crs`); POST a GeoJSON polygon (in `crs`)."
     ),
 )
 
@@ -240,7 +247,7 @@ def timeseries_get(
     qc: QCQuery = "data",
 ) -> TimeSeries:
     if bbox is not None and lon is None and lat is None:
-        crs = _check_crs(bbox_crs)
+        crs = _check_crs(bbox_crs, "bbox-crs")
         geom = _bbox(bbox, crs)
     elif bbox is None and lon is not None and lat is not None:
         geom, crs = Point(lon, lat), WGS84
@@ -258,7 +265,9 @@ def timeseries_post(
     roi: GeoJSON,
     start: Start = None,
     end: End = None,
+    crs: RoiCRS = WGS84,
     qc: QCQuery = "data",
 ) -> TimeSeries:
-    p = plan(request, collection, layers, start, end, parse_roi(roi), WGS84, qc)
+    roi_crs = _check_crs(crs, "crs")
+    p = plan(request, collection, layers, start, end, parse_roi(roi), roi_crs, qc)
     return _series(request, p)

@@ -12,7 +12,7 @@ import pytest
 import rasterio
 import xarray as xr
 import zstandard
-from shapely.geometry import Point, shape
+from shapely.geometry import Point, Polygon, mapping, shape
 
 from leafcube.catalogue import DateEntry, load, query, save
 from leafcube.catalogue.roi import bbox_geometry
@@ -29,11 +29,11 @@ POLY = {
 }
 
 
-def _expected(served, layers, start, end, geom, qc="data"):
+def _expected(served, layers, start, end, geom, qc="data", crs="EPSG:4326"):
     """The reader's own answer, as the server's (layer, time, y, x) NaN-filled stack."""
     coll = load(served.cube).collections[served.collection]
     entries = query.dates_between(coll, start, end)
-    grid = roi_grid(coll, geom)
+    grid = roi_grid(coll, geom, crs)
     reads = read_many(CubeFiles(str(served.cube)), coll, entries, layers, grid, qc)
     stack = np.stack(
         [np.stack([reads[n][e.key].data.filled(np.nan) for e in entries]) for n in layers]
@@ -152,6 +152,27 @@ def test_subset_post_polygon_and_qc(h2, served):
     got = np.load(io.BytesIO(r.content))
     np.testing.assert_array_equal(got, want)
     assert np.isnan(got[0, 0, 0, -1])  # the corner lies outside the triangle
+
+
+def test_subset_post_polygon_in_the_native_crs(h2, served):
+    """A GeoJSON body in another CRS (``crs=``) is read as is, not as lon/lat."""
+    native = Polygon([(-801_730, 606_010), (-798_310, 607_220), (-799_050, 610_480)])
+    want, grid, _ = _expected(served, ["LAI"], "2023-07-01", "2023-07-31", native, crs="EPSG:3979")
+    params = {"layers": "LAI", "start": "2023-07-01", "end": "2023-07-31", "format": "npy"}
+    r = h2.post(_url(served, "subset"), params=params | {"crs": "EPSG:3979"}, json=mapping(native))
+    assert r.status_code == 200, r.text
+    np.testing.assert_array_equal(np.load(io.BytesIO(r.content)), want)
+    series = h2.post(
+        _url(served, "timeseries"),
+        params={"layers": "LAI", "crs": "EPSG:3979"},
+        json=mapping(native),
+    )
+    assert series.status_code == 200, series.text
+    assert series.json()["pixels"] == int(grid.inside.sum()) > 100
+    lonlat = h2.post(_url(served, "subset"), params=params, json=mapping(native))
+    assert lonlat.status_code == 400  # the same numbers as lon/lat lie nowhere near the data
+    bad = h2.post(_url(served, "subset"), params=params | {"crs": "EPSG:0"}, json=mapping(native))
+    assert bad.status_code == 400 and "crs 'EPSG:0' is not a CRS" in bad.json()["detail"]
 
 
 def test_timeseries_point(h2, served):
