@@ -58,7 +58,7 @@ def _from_text(text: str) -> BaseGeometry:
 
 
 def parse_roi(roi: ROILike) -> BaseGeometry:
-    """Turn an ROI into a valid shapely geometry in WGS84 longitude/latitude.
+    """Turn an ROI into a valid shapely geometry, in the coordinates it was given in.
 
     Accepts a GeoJSON dict (geometry, Feature or FeatureCollection), GeoJSON text,
     a path to a GeoJSON file, a shapely geometry, or a bbox ``(minx, miny, maxx, maxy)``.

@@ -113,7 +113,14 @@ def decode_subset(
     """``{date: masked array}`` from a subset answer, checked against the plan."""
     try:
         stack = _stack(response, fmt)
-    except (ValueError, KeyError, zstandard.ZstdError, rasterio.errors.RasterioError) as exc:
+    except (
+        ValueError,
+        KeyError,
+        EOFError,
+        IndexError,
+        zstandard.ZstdError,
+        rasterio.errors.RasterioError,
+    ) as exc:
         raise ClientError(f"the server's subset is not a readable {fmt}: {exc}") from None
     h = response.headers
     dates = [d for d in h.get("x-leafcube-dates", "").split(",") if d]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from affine import Affine
+from pyproj.exceptions import ProjError
 from rasterio.features import geometry_mask
 from shapely.geometry.base import BaseGeometry
 
@@ -59,8 +60,11 @@ def roi_grid(
     placed on its grid, and :class:`GridTooLarge` (before allocating anything) when it
     covers more than ``max_pixels`` pixels.
     """
-    native = reproject(geom, crs, coll.crs)
-    if not np.isfinite(native.bounds).all():
+    try:
+        native = reproject(geom, crs, coll.crs)
+    except ProjError:
+        native = None
+    if native is None or not np.isfinite(native.bounds).all():
         raise ROIError(f"the ROI cannot be projected to the collection's CRS {coll.crs}")
     res = coll.resolution
     bounds = snap_bounds(native.bounds, coll.origin, res)

@@ -4,39 +4,60 @@ Opened datasets are cached per thread, so a file read by whichever thread is fre
 ends up opened by every thread in turn. Pinning a (layer, date), and so its files, to
 one thread opens each file once per process and keeps it open for the next request.
 Consecutive dates go to consecutive threads, so a date range still spreads evenly.
+The threads share :data:`MAX_OPEN` open datasets, well under the usual limit of 1,024
+open files a process.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from leafcube.catalogue import Collection, DateEntry
 
+from .datasets import set_cache_size
+
 T = TypeVar("T")
+
+#: Open datasets kept by one :class:`Lanes`, shared evenly by its threads.
+MAX_OPEN = 512
+#: Collections whose date order a :class:`Lanes` remembers.
+_ORDERS = 16
 
 
 class Lanes:
     """``workers`` single-thread executors; :meth:`submit` picks one by (layer, date)."""
 
     def __init__(self, workers: int, name: str = "leafcube-read") -> None:
+        workers = max(1, workers)
         self.threads = [
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-{i}")
-            for i in range(max(1, workers))
+            ThreadPoolExecutor(
+                max_workers=1,
+                thread_name_prefix=f"{name}-{i}",
+                initializer=set_cache_size,
+                initargs=(MAX_OPEN // workers,),
+            )
+            for i in range(workers)
         ]
-        self._order: tuple[Collection, dict[str, int]] | None = None  # dates of the last collection
+        # id(collection) -> (collection, {date: position}); the collection is kept so
+        # its id is not reused while remembered
+        self._orders: OrderedDict[int, tuple[Collection, dict[str, int]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def lane(self, coll: Collection, layer: str, entry: DateEntry) -> int:
         """The thread of ``layer`` on ``entry``: by the date's position in the
         collection, shifted per layer."""
         with self._lock:
-            if self._order is None or self._order[0] is not coll:
-                self._order = (coll, {e.key: i for i, e in enumerate(coll.sorted_dates())})
-            position = self._order[1][entry.key]
-        return (position + list(coll.layers).index(layer)) % len(self.threads)
+            known = self._orders.pop(id(coll), None)
+            if known is None or known[0] is not coll:
+                known = (coll, {e.key: i for i, e in enumerate(coll.sorted_dates())})
+            self._orders[id(coll)] = known
+            while len(self._orders) > _ORDERS:
+                self._orders.popitem(last=False)
+        return (known[1][entry.key] + list(coll.layers).index(layer)) % len(self.threads)
 
     def submit(
         self, coll: Collection, layer: str, entry: DateEntry, fn: Callable[..., T], *args: object
@@ -45,7 +66,7 @@ class Lanes:
         return self.threads[self.lane(coll, layer, entry)].submit(fn, *args)
 
     def shutdown(self) -> None:
-        """Stop every thread once its queued reads are done."""
+        """Stop every thread: queued reads are cancelled, running ones finish."""
         for pool in self.threads:
             pool.shutdown(wait=False, cancel_futures=True)
 

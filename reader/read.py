@@ -8,11 +8,8 @@ mosaic across tiles is seamless. Opened datasets are cached per thread.
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +20,7 @@ from leafcube.catalogue import Collection, DateEntry, LayerSpec
 from leafcube.catalogue.grid import intersect
 from leafcube.catalogue.qc import QCFilter, keep
 
+from .datasets import open_cached
 from .grid import RoiGrid
 from .lanes import shared_lanes
 
@@ -73,58 +71,16 @@ class LayerRead:
     mask: np.ndarray
     spec: LayerSpec
     tiles: list[str]
+    _data: np.ma.MaskedArray | None = field(default=None, init=False, repr=False)
 
-    @cached_property
+    @property
     def data(self) -> np.ma.MaskedArray:
         """Float32 physical values, ``float32(dn) * float32(scale) + float32(offset)``."""
-        values = self.dn.astype(np.float32) * np.float32(self.spec.scale)
-        values += np.float32(self.spec.offset)
-        return np.ma.MaskedArray(values, mask=self.mask, fill_value=np.nan)
-
-
-class _DatasetCache(threading.local):
-    """A few open datasets per thread: reopening a remote COG costs a request.
-
-    A local file replaced since it was opened (a re-ingest renames a new COG over
-    it) is opened again: its inode and mtime are checked on every use.
-    """
-
-    size = 64
-
-    def __init__(self) -> None:
-        self.items: OrderedDict[
-            tuple[str, int | None], tuple[rasterio.DatasetReader, tuple[int, int] | None]
-        ] = OrderedDict()
-
-    def get(self, path: str, overview_level: int | None = None) -> rasterio.DatasetReader:
-        key = (path, overview_level)
-        stamp = None
-        if not path.startswith("/vsi"):
-            try:
-                st = os.stat(path)
-            except OSError:
-                pass  # rasterio.open below raises its own, clearer error
-            else:
-                stamp = (st.st_ino, st.st_mtime_ns)
-        ds, seen = self.items.pop(key, (None, None))
-        if ds is not None and (ds.closed or seen != stamp):
-            ds.close()
-            ds = None
-        if ds is None:
-            ds = rasterio.open(path, overview_level=overview_level)
-        self.items[key] = (ds, stamp)
-        while len(self.items) > self.size:
-            self.items.popitem(last=False)[1][0].close()
-        return ds
-
-
-_cache = _DatasetCache()
-
-
-def open_cached(path: str, overview_level: int | None = None) -> rasterio.DatasetReader:
-    """An open dataset (one of its overviews when ``overview_level`` is set) from this
-    thread's cache; callers must not close it."""
-    return _cache.get(path, overview_level)
+        if self._data is None:  # not functools.cached_property: on 3.11 it locks per class
+            values = self.dn.astype(np.float32) * np.float32(self.spec.scale)
+            values += np.float32(self.spec.offset)
+            self._data = np.ma.MaskedArray(values, mask=self.mask.copy(), fill_value=np.nan)
+        return self._data
 
 
 def _read_dn(
@@ -142,7 +98,7 @@ def _read_dn(
         part = intersect(tile.bbox, grid.bounds)
         if part is None:
             continue
-        ds = _cache.get(files.gdal_path(tile.href))
+        ds = open_cached(files.gdal_path(tile.href))
         if out is None:
             out = np.zeros(grid.shape, dtype=ds.dtypes[0])
         col = round((part[0] - tile.bbox[0]) / res)
@@ -205,6 +161,11 @@ def read_many(
         for layer, e in jobs
     ]
     result: dict[str, dict[str, LayerRead]] = {layer: {} for layer, _ in jobs}
-    for (layer, e), future in zip(jobs, futures, strict=True):
-        result[layer][e.key] = future.result()
+    try:
+        for (layer, e), future in zip(jobs, futures, strict=True):
+            result[layer][e.key] = future.result()
+    except BaseException:
+        for future in futures:  # a failed request leaves no reads queued behind others
+            future.cancel()
+        raise
     return result

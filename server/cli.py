@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 from pathlib import Path
 
@@ -62,6 +63,15 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
 
 
+def _lift_open_files_limit() -> None:
+    """Each worker keeps hundreds of COGs open (read and tile threads): lift the soft
+    open-files limit to the hard one (capped at 65,536), as nginx's workers do."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 65_536 if hard == resource.RLIM_INFINITY else min(hard, 65_536)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def run(args: argparse.Namespace) -> int:
     """Check the arguments, then serve until interrupted."""
     _check(args)
@@ -72,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.update(settings.to_env())
     # GDAL's block cache defaults to 5 % of RAM per process; bound it per worker
     os.environ.setdefault("GDAL_CACHEMAX", str(GDAL_CACHE_MB))
+    _lift_open_files_limit()
     tls = args.certfile is not None
     scheme = "https" if tls else "http"
     print(f"leafcube: serving {settings.cube_dir} on {scheme}://{args.host}:{args.port}/")

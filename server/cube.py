@@ -6,17 +6,18 @@ its next request (one ``stat`` a request decides).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
 
-import rasterio.errors
-
 from leafcube.catalogue import CATALOGUE_NAME, Catalogue, Collection, load, query
-from leafcube.catalogue.roi import WGS84, bbox_geometry
-from leafcube.reader import CubeFiles, read_layer, roi_grid
+from leafcube.catalogue.roi import WGS84, bbox_geometry, transformer
+from leafcube.reader import CubeFiles, read_many, roi_grid
 
 from .errors import APIError
+
+log = logging.getLogger("leafcube.server")
 
 
 class Cube:
@@ -56,18 +57,23 @@ class Cube:
 
     def warm_up(self) -> None:
         """Pay the one-time costs (the catalogue, PROJ's database, GDAL's drivers) at
-        start-up rather than in the first request: one lon/lat ROI read per collection."""
+        start-up rather than in the first request: a few lon/lat pixels of each
+        collection's newest date, read on the read threads. Best effort: a broken
+        catalogue or file is logged and left for the requests that reach it to report."""
         try:
-            collections = self.catalogue().collections.values()
+            collections = list(self.catalogue().collections.values())
         except APIError:
             return  # no catalogue yet: nothing to warm
+        except Exception as exc:  # never fatal: requests report it
+            log.warning("warm-up skipped, the catalogue cannot be read: %s", exc)
+            return
         for coll in collections:
-            if not coll.dates or not coll.extent_wgs84:
-                continue
-            x0, y0, x1, y1 = coll.extent_wgs84
-            x, y = (x0 + x1) / 2, (y0 + y1) / 2
             try:
-                grid = roi_grid(coll, bbox_geometry((x, y, x + 1e-4, y + 1e-4)), WGS84)
-                read_layer(self.files, coll, coll.sorted_dates()[-1], next(iter(coll.layers)), grid)
-            except (ValueError, OSError, rasterio.errors.RasterioError):
-                continue  # a broken file answers its own error when a request reaches it
+                entry = coll.sorted_dates()[-1]
+                layer, files = next(iter(entry.layers.items()))
+                x0, y0, x1, y1 = next(iter(files.tiles.values())).bbox
+                lon, lat = transformer(coll.crs, WGS84).transform((x0 + x1) / 2, (y0 + y1) / 2)
+                grid = roi_grid(coll, bbox_geometry((lon, lat, lon + 1e-4, lat + 1e-4)), WGS84)
+                read_many(self.files, coll, [entry], [layer], grid)
+            except Exception as exc:  # never fatal: requests report it
+                log.warning("warm-up of %s skipped: %s", coll.name, exc)

@@ -9,8 +9,7 @@ float32(offset)``.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -37,15 +36,17 @@ class Stack:
     grid: RoiGrid
     reads: dict[str, dict[str, LayerRead]]
     qc: str
+    _data: np.ndarray | None = field(default=None, init=False, repr=False)
 
-    @cached_property
+    @property
     def data(self) -> np.ndarray:
         """``data[layer, time, y, x]``: float32 physical values, NaN where masked."""
-        data = np.full(self.shape, np.nan, dtype=np.float32)
-        for i, layer in enumerate(self.layers):
-            for j, e in enumerate(self.entries):
-                data[i, j] = self.reads[layer][e.key].data.filled(np.nan)
-        return data
+        if self._data is None:
+            self._data = np.full(self.shape, np.nan, dtype=np.float32)
+            for i, layer in enumerate(self.layers):
+                for j, e in enumerate(self.entries):
+                    self._data[i, j] = self.reads[layer][e.key].data.filled(np.nan)
+        return self._data
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -78,8 +79,8 @@ def to_npy(stack: Stack) -> bytes:
 
 
 def to_dn(stack: Stack) -> bytes:
-    """One zstd frame: per layer an ``.npy`` of its DNs ``(time, y, x)`` in the files'
-    dtype (0 where masked), then an ``.npy`` of the mask ``(layer, time, y, x)`` packed
+    """One zstd frame: per layer an ``.npy`` of its DNs ``(time, y, x)`` in the layer's
+    catalogue dtype (0 where masked), then an ``.npy`` of the mask ``(layer, time, y, x)`` packed
     along x (``numpy.packbits``, 1 = masked). A quarter of npy's bytes before
     compression for uint8 layers, and far fewer after."""
     buf = io.BytesIO()

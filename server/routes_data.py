@@ -134,7 +134,7 @@ SUBSET_DOC = dict(
         "float32 physical values, NaN outside the ROI and where there is no data. GeoTIFF: "
         "a band per (layer, date), layer-major, tagged `layer` and `date`; NetCDF: CF-1.8, a "
         "(time, y, x) variable per layer; npy: a (layer, time, y, x) array; dn: one zstd "
-        "frame holding an .npy of DNs (time, y, x) per layer in the files' dtype, then an .npy "
+        "frame holding an .npy of DNs (time, y, x) per layer in its catalogue dtype, then an .npy "
         "of the mask (layer, time, y, x) packed along x (1 = masked); value = float32(DN) * "
         "float32(scale) + float32(offset), with the `X-Leafcube-Scales` and "
         "`X-Leafcube-Offsets` headers. Every format also gets `X-Leafcube-CRS`, "

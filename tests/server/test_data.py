@@ -268,6 +268,13 @@ def test_timeseries_polygon_stats(h2, served):
             "no features",
         ),
         ("post", {"layers": "LAI"}, {"hello": 1}, 400, "'type'"),
+        (
+            "post",
+            {"layers": "LAI", "crs": 'LOCAL_CS["site grid",UNIT["metre",1]]'},
+            {"type": "Point", "coordinates": [10, 10]},
+            400,
+            "cannot be projected",
+        ),
     ],
 )
 def test_bad_subsets_say_what_to_change(h2, served, method, params, body, status, hint):

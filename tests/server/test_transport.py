@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import resource
 import ssl
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
 from leafcube.catalogue import load, save
+from tests.conftest import LEAFCUBE, free_port, start_process, stop_process
 
 from .conftest import copy_cube
 
@@ -116,12 +119,20 @@ def test_workers_see_a_new_ingest(demo_cube, tmp_path, start_server):
 
 def test_start_up_survives_an_empty_folder_and_a_broken_cog(demo_cube, tmp_path, start_server):
     """The start-up warm-up reads the newest date of each collection; neither a folder
-    without a catalogue nor a damaged file there may keep the server from starting."""
+    without a catalogue, a damaged catalogue nor a damaged file may keep the server from
+    starting."""
     empty = tmp_path / "empty"
     empty.mkdir()
     bare = start_server(empty)
     r = httpx.get(f"{bare.url}/api/collections")
     assert r.status_code == 404 and "leafcube ingest" in r.json()["detail"]
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "catalogue.json").write_text('{"collections": ')
+    half = start_server(damaged)
+    r = httpx.get(f"{half.url}/api/collections")
+    assert 400 <= r.status_code < 500 and r.json()["detail"]
 
     cube = copy_cube(demo_cube, tmp_path / "broken")
     coll = next(iter(load(cube).collections.values()))
@@ -132,3 +143,21 @@ def test_start_up_survives_an_empty_folder_and_a_broken_cog(demo_cube, tmp_path,
     params = {"layers": "fCOVER", "bbox": "-107.45,53.78,-107.40,53.82"}
     ok = httpx.get(f"{broken.url}/api/collections/{coll.name}/subset", params=params)
     assert ok.status_code == 200
+
+
+def test_workers_lift_the_open_files_limit(served):
+    """Started under a soft limit of 256 open files, the server raises it to the hard one
+    (each worker keeps hundreds of COGs open)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    port = free_port()
+    proc = start_process(
+        [*LEAFCUBE, "serve", str(served.cube), "--host", "127.0.0.1", "--port", str(port)],
+        f"http://127.0.0.1:{port}/catalogue.json",
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)),
+    )
+    try:
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        soft = next(line.split()[3] for line in limits.splitlines() if "open files" in line)
+        assert soft == str(65_536 if hard == resource.RLIM_INFINITY else min(hard, 65_536))
+    finally:
+        stop_process(proc)
