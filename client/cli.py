@@ -23,7 +23,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--roi",
         required=True,
-        help="GeoJSON file or URL, GeoJSON text, or a bbox in lon/lat: --roi=minx,miny,maxx,maxy",
+        help="GeoJSON file or URL, GeoJSON text, or a bbox: --roi=minx,miny,maxx,maxy",
+    )
+    p.add_argument(
+        "--roi-crs",
+        default="EPSG:4326",
+        help="CRS of the ROI's coordinates (default lon/lat), e.g. EPSG:3979",
     )
     p.add_argument("--start", help="first day, YYYY-MM-DD (default: the first date)")
     p.add_argument("--end", help="last day, YYYY-MM-DD (default: the last date)")
@@ -56,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     from .cube import Cube
 
     cube = Cube(args.source, args.mode, progress=not args.quiet)
-    res = cube.extract(args.layers, _roi(args.roi), args.start, args.end, args.qc, args.collection)
+    res = cube.extract(
+        args.layers, _roi(args.roi), args.start, args.end, args.qc, args.collection, args.roi_crs
+    )
     written = res.save(args.out)
     print(
         f"{len(res.dates)} dates × {len(res)} layers, {res.shape[0]}×{res.shape[1]} px "

@@ -217,6 +217,19 @@ def test_cli_get(server_url, field_file, tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.startswith("leafcube get: error: unknown layer(s) ['NDVI']")
     assert "Traceback" not in bad.stderr
+    tifs = tmp_path / "native"
+    native = subprocess.run(
+        [*LEAFCUBE, "get", server_url, "--layers", "LAI", "--roi=-801000,607925,-799000,609925"]
+        + ["--roi-crs", "EPSG:3979", "--start", "2023-07-01", "--end", "2023-07-31"]
+        + ["--out", str(tifs), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert native.returncode == 0, native.stderr
+    assert "100×100 px" in native.stdout  # 2 km at 20 m, snapped to the native grid
+    with rasterio.open(next(tifs.glob("*.tif"))) as ds:
+        assert tuple(ds.bounds) == (-801_000.0, 607_925.0, -799_000.0, 609_925.0)
 
 
 def test_replaced_cog_is_read_again(demo_cube, tmp_path):
