@@ -184,8 +184,7 @@ def subset_post(
     format: Format = "tif",
     qc: QCQuery = "data",
 ) -> Response:
-    roi_crs = _check_crs(crs, "crs")
-    p = plan(request, collection, layers, start, end, parse_roi(roi), roi_crs, qc)
+    p = plan(request, collection, layers, start, end, parse_roi(roi), _check_crs(crs, "crs"), qc)
     return _subset(request, p, format)
 
 
@@ -268,6 +267,5 @@ def timeseries_post(
     crs: RoiCRS = WGS84,
     qc: QCQuery = "data",
 ) -> TimeSeries:
-    roi_crs = _check_crs(crs, "crs")
-    p = plan(request, collection, layers, start, end, parse_roi(roi), roi_crs, qc)
+    p = plan(request, collection, layers, start, end, parse_roi(roi), _check_crs(crs, "crs"), qc)
     return _series(request, p)
