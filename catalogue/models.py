@@ -106,18 +106,28 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class TileFile:
-    """One COG of one layer, date and CCRS tile; ``href`` is relative to the catalogue."""
+    """One COG of one layer, date and region; ``href`` is relative to the catalogue.
+
+    ``source`` says what it was made from: ``leaf`` (the LEAF version of the export:
+    ``v2022``, ``2023``, ``current``, ``compact``) and for Date layers ``date_encoding``
+    (the export's encoding, converted to the cube's day of year; docs/ingest.md).
+    """
 
     href: str
     bbox: Bounds
     shape: tuple[int, int]
+    source: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"href": self.href, "bbox": list(self.bbox), "shape": list(self.shape)}
+        d: dict[str, Any] = {"href": self.href, "bbox": list(self.bbox), "shape": list(self.shape)}
+        if self.source:
+            d["source"] = dict(self.source)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TileFile:
-        return cls(d["href"], tuple(d["bbox"]), tuple(d["shape"]))
+        source = tuple(sorted(d.get("source", {}).items()))
+        return cls(d["href"], tuple(d["bbox"]), tuple(d["shape"]), source)
 
 
 @dataclass

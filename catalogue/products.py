@@ -20,10 +20,15 @@ SENSORS: dict[int, str] = {
     21: "Sentinel-2",
 }
 
-QC_BITS: tuple[QCBit, ...] = (
+#: QC bits of 2023 and later exports (a clear, valid estimate is QC 0).
+QC_FLAG_BITS: tuple[QCBit, ...] = (
     QCBit(0, 1, "input_out_of_domain", "input reflectances outside the algorithm's domain"),
     QCBit(1, 1, "output_out_of_range", "estimate outside its valid range before clamping"),
     QCBit(2, 1, "invalid", "invalid pixel: cloud, shadow, snow, ice, water or saturation"),
+)
+#: QC bits of v2022 exports: the flags and the sensor code (0 = never observed).
+QC_BITS: tuple[QCBit, ...] = (
+    *QC_FLAG_BITS,
     QCBit(3, 5, "sensor", "sensor code: " + ", ".join(f"{k} = {v}" for k, v in SENSORS.items())),
 )
 
@@ -50,10 +55,12 @@ def qc_layer_name(product: str, per_product_qc: bool) -> str:
 
 
 def leaf_layers(per_product_qc: bool = True) -> dict[str, LayerSpec]:
-    """All layers of a LEAF collection, in the fixed order of the GomezEngine view.
+    """Every layer a LEAF collection may hold, in the fixed order of the GomezEngine view.
 
-    ``per_product_qc`` follows the v2022 exports (one QC per product); the newer
-    exports carry a single ``QC`` layer.
+    ``per_product_qc`` follows the v2022 exports (one QC per product, with sensor
+    bits); 2023 and later exports carry a single ``QC`` of flags only. A collection
+    lists only the layers it has files for (newer exports have no error layers).
+    Every layer but Partition is masked by its QC's no-data rule (catalogue.qc).
     """
     layers: dict[str, LayerSpec] = {}
     for name in PRODUCTS:
@@ -100,12 +107,13 @@ def leaf_layers(per_product_qc: bool = True) -> dict[str, LayerSpec]:
             offset=0.0,
             unit="1",
             valid_range=(0, 255),
-            description=f"quality bitmask ({of}); 0 = no observation",
+            description=f"quality bitmask ({of})",
             colormap="qc",
             display_range=(0, 255),
             kind="bitmask",
-            mask="none",
-            bits=QC_BITS,
+            mask="qc",
+            qc_layer=name,
+            bits=QC_BITS if per_product_qc else QC_FLAG_BITS,
         )
     layers["Date"] = LayerSpec(
         name="Date",

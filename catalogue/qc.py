@@ -1,12 +1,21 @@
-"""Decoding LEAF's QC bitmask into masks (numpy only).
+"""Decoding LEAF's QC bitmask (numpy only): which pixels hold data, and which are valid.
 
-A pixel *has data* when it was observed (sensor code != 0) and is not flagged
-invalid (bit 2). It is *valid* when it has data and neither the input-domain
-(bit 0) nor the output-range (bit 1) flag is set.
+Whether a pixel *has data* depends on the LEAF version (docs/ingest.md):
+
+- v2022 QC carries the sensor code in bits 3-7, so a pixel has data when it was
+  observed (sensor != 0) and is not flagged invalid (bit 2): :func:`observed_v2022`.
+- 2023 and current QC keep bits 0-2 only, and a clear valid estimate is QC 0 exactly
+  like a pixel never observed. A pixel has data when it is not flagged invalid and
+  either a flag is set or any of the other layers of its region and period is
+  non-zero (a never-observed pixel is 0 in every layer): :func:`observed_single`.
+
+Ingest applies the rule once and stores the result as each COG's mask; readers then
+only need :func:`keep` for ``qc=valid`` (no flag of bits 0-2 set).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import numpy as np
@@ -14,6 +23,7 @@ import numpy as np
 INPUT_OUT_OF_DOMAIN = 1 << 0
 OUTPUT_OUT_OF_RANGE = 1 << 1
 INVALID = 1 << 2
+FLAGS = INPUT_OUT_OF_DOMAIN | OUTPUT_OUT_OF_RANGE | INVALID
 SENSOR_SHIFT = 3
 
 #: ``data``: hide only pixels without data; ``valid``: also hide flagged estimates.
@@ -21,7 +31,7 @@ QCFilter = Literal["data", "valid"]
 
 
 def encode(sensor: np.ndarray | int, input_flag=False, output_flag=False, invalid=False):
-    """Build QC bytes from a sensor code and the three flags (arrays or scalars)."""
+    """Build QC bytes from a sensor code (0 for 2023 and later) and the three flags."""
     qc = np.left_shift(np.asarray(sensor, dtype=np.uint8), SENSOR_SHIFT)
     qc = qc | np.where(input_flag, INPUT_OUT_OF_DOMAIN, 0).astype(np.uint8)
     qc = qc | np.where(output_flag, OUTPUT_OUT_OF_RANGE, 0).astype(np.uint8)
@@ -29,24 +39,32 @@ def encode(sensor: np.ndarray | int, input_flag=False, output_flag=False, invali
 
 
 def sensor_code(qc: np.ndarray) -> np.ndarray:
-    """The sensor code of each pixel (5, 7, 8, 9 Landsat; 21 Sentinel-2; 0 none)."""
+    """The v2022 sensor code of each pixel (5, 7, 8, 9 Landsat; 21 Sentinel-2; 0 none)."""
     return np.right_shift(qc, SENSOR_SHIFT)
 
 
-def has_data(qc: np.ndarray) -> np.ndarray:
-    """True where the pixel holds an estimate (observed and not invalid)."""
+def observed_v2022(qc: np.ndarray) -> np.ndarray:
+    """v2022: True where the pixel holds an estimate (a sensor code, not flagged invalid)."""
     return (sensor_code(qc) != 0) & ((qc & INVALID) == 0)
 
 
+def observed_single(qc: np.ndarray, others: Iterable[np.ndarray]) -> np.ndarray:
+    """2023 and current: True where not invalid and a flag or any other layer is non-zero."""
+    seen = (qc & (INPUT_OUT_OF_DOMAIN | OUTPUT_OUT_OF_RANGE)) != 0
+    for layer in others:
+        seen |= layer != 0
+    return seen & ((qc & INVALID) == 0)
+
+
 def is_valid(qc: np.ndarray) -> np.ndarray:
-    """True where the pixel holds an estimate with no QC flag set."""
-    return has_data(qc) & ((qc & (INPUT_OUT_OF_DOMAIN | OUTPUT_OUT_OF_RANGE)) == 0)
+    """True where no flag is set (the has-data part lives in each COG's mask)."""
+    return (qc & FLAGS) == 0
 
 
 def keep(qc: np.ndarray, qc_filter: QCFilter) -> np.ndarray:
-    """The pixels a request with ``qc=qc_filter`` keeps."""
+    """The pixels (already known to hold data) that a request with ``qc=qc_filter`` keeps."""
     if qc_filter == "valid":
         return is_valid(qc)
     if qc_filter == "data":
-        return has_data(qc)
+        return np.ones(np.shape(qc), dtype=bool)
     raise ValueError(f"qc filter must be 'data' or 'valid', not {qc_filter!r}")

@@ -1,9 +1,11 @@
 """One layer of one date and tile: check its source GeoTIFF(s), write one COG.
 
 The COG is made by GDAL's own COG driver from a small VRT (split pieces stitched,
-metadata set, mask band from QC, see :mod:`.mask`), so it costs what ``gdal_translate -of COG``
-costs, streams in blocks (memory bounded by ``GDAL_CACHEMAX``) and lands with
-``os.replace``: a reader sees the old file or the new one, never a part.
+metadata set, mask band from the version's no-data rule, see :mod:`.mask`; Date and
+compact exports decoded first, see :mod:`.decode`), so it costs what
+``gdal_translate -of COG`` costs, streams in blocks (memory bounded by
+``GDAL_CACHEMAX``) and lands with ``os.replace``: a reader sees the old file or the
+new one, never a part.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from rasterio.errors import RasterioError
 
 from leafcube.catalogue.models import Bounds, LayerSpec
 
-from .mask import MaskFiles
+from .decode import Decoding, decoder, write_decoded
+from .errors import IngestError
+from .mask import MaskFiles, MaskRecipe
 from .vrt import Placed, vrt_xml
 
 #: Creation options shared by every COG leafcube writes (see docs/catalogue.md). Continuous
@@ -41,22 +45,31 @@ COG_OPTIONS = {
 CACHE_MB = 256
 
 
-class IngestError(ValueError):
-    """A source that cannot become a COG; the message names the file and the reason."""
-
-
 @dataclass(frozen=True)
 class Grid:
-    """The pixel grid a collection's files must sit on."""
+    """The pixel grid a collection's files must sit on: CRS, pixel size and a lattice point."""
 
     crs: str
     res: float
     origin: tuple[float, float]
 
+    def phase(self) -> tuple[float, float]:
+        """Where the lattice crosses the CRS axes, modulo the pixel size (EE: 0, 0)."""
+        return lattice_phase(self.origin, self.res)
+
+
+def lattice_phase(corner: tuple[float, float], res: float) -> tuple[float, float]:
+    """A lattice point reduced modulo the pixel size, so two lattices compare by value."""
+    return tuple(round(v % res, 6) % res for v in corner)  # type: ignore[return-value]
+
 
 @dataclass(frozen=True)
 class Job:
-    """One COG to write: a layer of one date (or year) and tile, from one or more pieces."""
+    """One COG to write: a layer of one date (or year) and region, from one or more pieces.
+
+    ``decode`` turns the pieces into the layer's DNs first (Date encodings, the compact
+    export); ``mask`` is the recipe of its no-data mask (None for Partition).
+    """
 
     collection: str
     key: str
@@ -67,17 +80,19 @@ class Job:
     sources: tuple[Path, ...]
     grid: Grid
     href: str
-    mask_href: str | None = None
-    tile_bounds: Bounds | None = None
+    version: str
+    decode: Decoding | None = None
+    mask: MaskRecipe | None = None
 
 
 @dataclass(frozen=True)
 class Written:
-    """Where a COG landed and its grid."""
+    """Where a COG landed, its grid, and what the catalogue records of its source."""
 
     href: str
     bbox: Bounds
     shape: tuple[int, int]
+    source: dict[str, str]
 
 
 def _open_checked(path: Path, job: Job) -> tuple[Bounds, int, int]:
@@ -94,7 +109,9 @@ def _open_checked(path: Path, job: Job) -> tuple[Bounds, int, int]:
         raise IngestError(f"{path}: not a GeoTIFF (GDAL reads it as {driver})")
     if count != 1:
         raise IngestError(f"{path}: has {count} bands; LEAF exports hold one layer per file")
-    if dtype != job.spec.dtype:
+    if job.decode is not None:
+        job.decode.check_dtype(dtype, path, job.spec.name)
+    elif dtype != job.spec.dtype:
         raise IngestError(f"{path}: {job.spec.name} must be {job.spec.dtype}, not {dtype}")
     if crs is None or crs != rasterio.crs.CRS.from_user_input(g.crs):
         found = crs.to_string() if crs else "no CRS"
@@ -104,22 +121,16 @@ def _open_checked(path: Path, job: Job) -> tuple[Bounds, int, int]:
             f"{path}: pixel size is {res[0]:g} x {res[1]:g} m; "
             f"collection {job.collection} is {g.res:g} m"
         )
-    for value, origin in ((bounds[0], g.origin[0]), (bounds[3], g.origin[1])):
-        steps = (value - origin) / g.res
-        if abs(steps - round(steps)) > 1e-6:
-            raise IngestError(
-                f"{path}: pixel grid is not aligned to collection {job.collection} "
-                f"(origin {g.origin[0]:.0f}, {g.origin[1]:.0f}; {g.res:g} m pixels)"
-            )
-    tb = job.tile_bounds
-    if tb is not None and not (
-        bounds[0] >= tb[0] - 1e-6
-        and bounds[1] >= tb[1] - 1e-6
-        and bounds[2] <= tb[2] + 1e-6
-        and bounds[3] <= tb[3] + 1e-6
+    mine = lattice_phase((bounds[0], bounds[3]), g.res)
+    if not all(
+        math.isclose(a, b, abs_tol=1e-6) or math.isclose(abs(a - b), g.res, abs_tol=1e-6)
+        for a, b in zip(mine, g.phase(), strict=True)
     ):
-        box = ", ".join(f"{v:.0f}" for v in bounds)
-        raise IngestError(f"{path}: extent ({box}) lies outside {job.tile}")
+        raise IngestError(
+            f"{path}: its pixel lattice is x = {mine[0]:g}, y = {mine[1]:g} (mod {g.res:g} m), "
+            f"but collection {job.collection}'s is x = {g.phase()[0]:g}, y = {g.phase()[1]:g}; "
+            "export it with the same crs and scale, or ingest it into another --collection"
+        )
     return bounds, width, height
 
 
@@ -139,22 +150,15 @@ def plan_sources(job: Job) -> tuple[Bounds, tuple[int, int], list[Placed]]:
     return (xmin, ymin, xmax, ymax), (height, width), placed
 
 
-def _mask_source(
-    job: Job, cube: Path, bbox: Bounds, shape: tuple[int, int], masks: MaskFiles
-) -> list[Placed]:
-    """The mask made from the QC COG of this job, after checking they share a grid."""
-    assert job.mask_href is not None
-    qc_path = cube / job.mask_href
-    with rasterio.open(qc_path) as qc:
-        same = qc.shape == shape and all(
-            math.isclose(a, b, abs_tol=1e-6) for a, b in zip(qc.bounds, bbox, strict=True)
-        )
-    if not same:
-        raise IngestError(
-            f"{job.sources[0]}: its grid differs from its QC layer {job.spec.qc_layer} "
-            f"({job.mask_href}); they must cover the same pixels"
-        )
-    return [Placed(str(masks.get(qc_path.resolve())), shape[1], shape[0], 0, 0)]
+def _decoded(job: Job, tmp: Path) -> tuple[list[Path], dict[str, str], list[Path]]:
+    """The job's sources after its decoding (temp files to remove after use), and the record."""
+    if job.decode is None:
+        return list(job.sources), {}, []
+    fn, info = decoder(job.decode, list(job.sources))
+    out = [
+        write_decoded(p, tmp / f"{uuid.uuid4().hex}.tif", fn, job.spec.dtype) for p in job.sources
+    ]
+    return out, info, out
 
 
 def build_cog(job: Job, cube: Path, masks: MaskFiles) -> Written:
@@ -163,32 +167,50 @@ def build_cog(job: Job, cube: Path, masks: MaskFiles) -> Written:
     Masks and temporary files go to ``masks.tmp_dir`` (inside the cube's private folder).
     Everything runs under a bounded GDAL block cache, so memory stays flat with size.
     """
-    with rasterio.Env(GDAL_CACHEMAX=CACHE_MB * 2**20):
-        bbox, shape, placed = plan_sources(job)
-        mask = _mask_source(job, cube, bbox, shape, masks) if job.mask_href else []
-        transform = (bbox[0], job.grid.res, 0.0, bbox[3], 0.0, -job.grid.res)
-        xml = vrt_xml(job.spec, job.grid.crs, transform, shape, placed, mask)
-        masks.tmp_dir.mkdir(parents=True, exist_ok=True)
-        stem = masks.tmp_dir / uuid.uuid4().hex
-        vrt_path, tif_path = stem.with_suffix(".vrt"), stem.with_suffix(".tif")
-        vrt_path.write_text(xml)
-        continuous = job.spec.kind == "continuous"
-        try:
-            rasterio.shutil.copy(
-                str(vrt_path),
-                str(tif_path),
-                driver="COG",
-                RESAMPLING="AVERAGE" if continuous else "NEAREST",
-                PREDICTOR="YES" if continuous else "NO",
-                **COG_OPTIONS,
-            )
-            out = cube / job.href
-            out.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tif_path, 0o644)
-            os.replace(tif_path, out)
-        except RasterioError as exc:
-            raise IngestError(f"{job.sources[0]}: GDAL could not write the COG ({exc})") from None
-        finally:
-            vrt_path.unlink(missing_ok=True)
-            tif_path.unlink(missing_ok=True)
-    return Written(job.href, bbox, shape)
+    masks.tmp_dir.mkdir(parents=True, exist_ok=True)
+    temps: list[Path] = []
+    try:
+        with rasterio.Env(GDAL_CACHEMAX=CACHE_MB * 2**20):
+            bbox, shape, placed = plan_sources(job)
+            paths, info, temps = _decoded(job, masks.tmp_dir)
+            placed = [
+                Placed(str(p.resolve()), s.width, s.height, s.col, s.row)
+                for p, s in zip(paths, placed, strict=True)
+            ]
+            mask = []
+            if job.mask is not None:
+                m = masks.get(job.mask, bbox, shape, job.grid.res, job.grid.crs)
+                mask = [Placed(str(m), shape[1], shape[0], 0, 0)]
+            transform = (bbox[0], job.grid.res, 0.0, bbox[3], 0.0, -job.grid.res)
+            xml = vrt_xml(job.spec, job.grid.crs, transform, shape, placed, mask)
+            _write_cog(job, cube, masks.tmp_dir, xml)
+    except RasterioError as exc:
+        raise IngestError(f"{job.sources[0]}: GDAL could not read or write it ({exc})") from None
+    finally:
+        for t in temps:
+            t.unlink(missing_ok=True)
+    return Written(job.href, bbox, shape, {"leaf": job.version, **info})
+
+
+def _write_cog(job: Job, cube: Path, tmp: Path, xml: str) -> None:
+    """GDAL's COG driver from the VRT ``xml`` into a temp file, renamed into place."""
+    stem = tmp / uuid.uuid4().hex
+    vrt_path, tif_path = stem.with_suffix(".vrt"), stem.with_suffix(".tif")
+    vrt_path.write_text(xml)
+    continuous = job.spec.kind == "continuous"
+    try:
+        rasterio.shutil.copy(
+            str(vrt_path),
+            str(tif_path),
+            driver="COG",
+            RESAMPLING="AVERAGE" if continuous else "NEAREST",
+            PREDICTOR="YES" if continuous else "NO",
+            **COG_OPTIONS,
+        )
+        out = cube / job.href
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tif_path, 0o644)
+        os.replace(tif_path, out)
+    finally:
+        vrt_path.unlink(missing_ok=True)
+        tif_path.unlink(missing_ok=True)

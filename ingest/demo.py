@@ -1,12 +1,19 @@
-"""Deterministic, realistic LEAF exports for the demo cube and the tests.
+"""Deterministic, realistic LEAF exports for the demo cube and the tests, as LEAF writes them.
 
 A 12 km square straddling the boundary of CCRS tiles 42 and 43 (x = -800,000 m in
-EPSG:3979, 20 m pixels on the tile grid) with crops, forest, a lake, a river and bare
-land. LAI follows each cover's seasonal curve; fCOVER and fAPAR follow from LAI
-(1 - exp(-k LAI)); QC carries sensor codes (Sentinel-2, some Landsat 8/9), cloud
-and snow gaps (bit 2), out-of-domain and out-of-range flags. Files are named the
-way LEAF names its v2022 exports, one July layer is split the way Earth Engine
-splits large exports, and every run writes the same bytes.
+EPSG:3979) with crops, forest, a lake, a river and bare land. LAI follows each cover's
+seasonal curve; fCOVER and fAPAR follow from LAI (1 - exp(-k LAI)); QC carries cloud
+and snow gaps (bit 2), out-of-domain and out-of-range flags.
+
+The files are what Earth Engine writes for LEAF: 20 m pixels on whole multiples of
+20 m from the CRS origin, no nodata value (masked = 0 in every layer), and each tile's
+export overhanging its nominal square so that the two overlap by 1.6 km, each tile's
+pixels outside its own (slanted) polygon being 0. 2024 is named and encoded as current
+LEAF does (``tile42_2024/tile42_Aug_LAI_20m.tif``, one QC of flags only, Date as day of
+year, Partition per window); 2023 as LEAF v2022 did (``tile42_2023_Aug_LAI_20m.tif``,
+error layers, one QC per product with sensor bits, Date in thousandths of a year since
+1970, a yearly Partition), with one July layer split the way Earth Engine splits large
+exports. Every run writes the same bytes.
 """
 
 from __future__ import annotations
@@ -23,18 +30,23 @@ import rasterio
 from affine import Affine
 
 from leafcube.catalogue.products import PRODUCTS
-from leafcube.catalogue.qc import encode
+from leafcube.catalogue.qc import encode, observed_v2022
 
 RES = 20.0
+#: Top-left corner of the demo square: whole multiples of 20 m, as Earth Engine places it.
 X_MIN = -806_000.0
-Y_MAX = 614_925.0
+Y_MAX = 614_920.0
 SIZE = 600
-#: Column where tile42 ends and tile43 begins (x = -800,000 m).
-SPLIT_COL = 300
-TILES = {"tile42": (0, SPLIT_COL), "tile43": (SPLIT_COL, SIZE)}
-DEMO_MONTHS: tuple[tuple[int, int], ...] = tuple((2023, m) for m in range(1, 13))
+#: Columns of each tile's export file: 340 px each, overlapping by 80 px (1.6 km).
+TILES = {"tile42": (0, 340), "tile43": (260, SIZE)}
+DEMO_YEARS: dict[int, str] = {2023: "v2022", 2024: "current"}
+DEMO_MONTHS: tuple[tuple[int, int], ...] = tuple((y, m) for y in DEMO_YEARS for m in range(1, 13))
 #: The layer the demo splits into Earth Engine pieces (tile, year, month, layer).
 SPLIT_LAYER = ("tile43", 2023, 7, "LAI")
+#: Milliseconds per v2022 Date unit (a thousandth of a 365-day year).
+V2022_DATE_MS = 31_536_000
+#: Hour (UTC) of the demo's acquisitions (about 10:30 local solar time).
+ACQUIRED_UTC_H = 17
 
 # NALCMS classes used in the landscape
 NEEDLELEAF, BROADLEAF, MIXED, GRASS, CROP, BARE, WATER = 1, 5, 6, 10, 15, 16, 18
@@ -170,8 +182,48 @@ def month_layers(year: int, month: int) -> dict[str, np.ndarray]:
     return out
 
 
+@cache
+def footprint(tile: str) -> np.ndarray:
+    """Where ``tile``'s own polygon covers the demo square (its data; 0 elsewhere in its file).
+
+    The polygons are slanted (geodesic edges drawn in a conic projection) and widened, so
+    they overlap each other by 10-50 px while each file overhangs its polygon.
+    """
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    edge = 300 + 12 * np.sin(yy / 95.0) + yy / 60.0
+    return (xx < edge + 20) if tile == "tile42" else (xx >= edge - 20)
+
+
+def v2022_date(doy0: np.ndarray, year: int) -> np.ndarray:
+    """Zero-based days of ``year`` as LEAF v2022 stored them (ms since 1970 / 31,536,000)."""
+    days = (dt.date(year, 1, 1) - dt.date(1970, 1, 1)).days + doy0.astype(np.int64)
+    ms = days * 86_400_000 + ACQUIRED_UTC_H * 3_600_000
+    return (ms // V2022_DATE_MS).astype(np.uint16)
+
+
+def current_layers(year: int, month: int) -> dict[str, np.ndarray]:
+    """One month as current LEAF exports it: products, one QC of flags, Date as day of year."""
+    v = month_layers(year, month)
+    out = {p: v[p] for p in PRODUCTS}
+    qc = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    for p in PRODUCTS:
+        qc |= v[f"{p}_QC"] & 0b111
+    out["QC"] = qc
+    out["Date"] = v["Date"]
+    return out
+
+
+def export_layers(year: int, month: int, version: str) -> dict[str, np.ndarray]:
+    """The layers of one month as a LEAF ``version`` writes them (``v2022`` or ``current``)."""
+    if version == "current":
+        return current_layers(year, month)
+    out = dict(month_layers(year, month))
+    out["Date"] = np.where(observed_v2022(out["LAI_QC"]), v2022_date(out["Date"], year), 0)
+    return out
+
+
 def write_geotiff(path: Path, data: np.ndarray, col0: int = 0, row0: int = 0) -> Path:
-    """Write one layer as LEAF does (deflate GeoTIFF, no nodata), from column/row offsets."""
+    """Write one layer as Earth Engine does (GeoTIFF, no nodata), from column/row offsets."""
     transform = Affine(RES, 0.0, X_MIN + col0 * RES, 0.0, -RES, Y_MAX - row0 * RES)
     with rasterio.open(
         path,
@@ -189,40 +241,65 @@ def write_geotiff(path: Path, data: np.ndarray, col0: int = 0, row0: int = 0) ->
     return path
 
 
-def write_month(folder: Path, year: int, month: int) -> list[Path]:
-    """Write one month's exports (13 layers per tile) into ``folder``; return their paths."""
-    folder.mkdir(parents=True, exist_ok=True)
+def _tile_file(folder: Path, stem: str, tile: str, data: np.ndarray, split: bool) -> list[Path]:
+    """One tile's file of a layer (0 outside its polygon), or its two Earth Engine pieces."""
+    c0, c1 = TILES[tile]
+    part = np.where(footprint(tile), data, 0)[:, c0:c1]
+    if not split:
+        return [write_geotiff(folder / f"{stem}.tif", part, c0)]
+    half = SIZE // 2
+    return [
+        write_geotiff(folder / f"{stem}-{r0:010d}-0000000000.tif", part[r0 : r0 + half], c0, r0)
+        for r0 in (0, half)
+    ]
+
+
+def _folder(folder: Path, tile: str, year: int, version: str) -> Path:
+    """Current LEAF writes each tile and year to a Drive folder ``tile42_2024/``."""
+    out = folder / f"{tile}_{year}" if version == "current" else folder
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_month(folder: Path, year: int, month: int, version: str | None = None) -> list[Path]:
+    """Write one month's exports of both tiles into ``folder``; return their paths.
+
+    ``version`` defaults to the demo's for that year (v2022 for 2023, else current).
+    """
+    version = version or DEMO_YEARS.get(year, "current")
     mon = calendar.month_abbr[month]
+    layers = export_layers(year, month, version)
+    if version == "current":
+        layers["Partition"] = landscape().cover
     written = []
-    for name, layer in month_layers(year, month).items():
-        for tile, (c0, c1) in TILES.items():
-            data = layer[:, c0:c1]
-            stem = f"{tile}_{year}_{mon}_{name}_20m"
-            if (tile, year, month, name) == SPLIT_LAYER:
-                half = SIZE // 2
-                for r0 in (0, half):
-                    piece = f"{stem}-{r0:010d}-0000000000.tif"
-                    written.append(write_geotiff(folder / piece, data[r0 : r0 + half], c0, r0))
-            else:
-                written.append(write_geotiff(folder / f"{stem}.tif", data, c0))
+    for tile in TILES:
+        out = _folder(folder, tile, year, version)
+        for name, data in layers.items():
+            time = mon if version == "current" else f"{year}_{mon}"
+            split = (tile, year, month, name) == SPLIT_LAYER
+            written += _tile_file(out, f"{tile}_{time}_{name}_20m", tile, data, split)
     return written
 
 
 def write_partition(folder: Path, year: int) -> list[Path]:
-    """Write the yearly land-cover Partition of each tile."""
+    """Write the yearly land-cover Partition of each tile (v2022; current LEAF writes one
+    per window with the month's files)."""
     folder.mkdir(parents=True, exist_ok=True)
     cover = landscape().cover
     return [
-        write_geotiff(folder / f"{tile}_{year}_Partition_20m.tif", cover[:, c0:c1], c0)
-        for tile, (c0, c1) in TILES.items()
+        p
+        for tile in TILES
+        for p in _tile_file(folder, f"{tile}_{year}_Partition_20m", tile, cover, False)
     ]
 
 
 def make_exports(folder: Path, months: Sequence[tuple[int, int]] = DEMO_MONTHS) -> Path:
-    """Write the demo's LEAF exports for ``months`` (12 of 2023 by default) into ``folder``."""
+    """Write the demo's LEAF exports for ``months`` (2023 as v2022, 2024 as current) into
+    ``folder``."""
     folder = Path(folder)
     for year in sorted({y for y, _ in months}):
-        write_partition(folder, year)
+        if DEMO_YEARS.get(year, "current") == "v2022":
+            write_partition(folder, year)
     for year, month in months:
         write_month(folder, year, month)
     return folder

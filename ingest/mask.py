@@ -1,67 +1,163 @@
-"""The no-data mask of a QC layer, as a 0/255 GeoTIFF that GDAL copies into COGs as their mask.
+"""The no-data mask of one region and period, as a 0/255 GeoTIFF GDAL copies into COGs.
 
-Computed with numpy in 512-row windows (memory bounded whatever the size), once per
-QC layer and run, and shared by every layer it masks (a product, its error, Date).
+Which pixels hold data is decided by the LEAF version's rule (:mod:`leafcube.catalogue.qc`):
+v2022 from the layer's own QC (sensor bits), 2023 and later from the single QC and the
+other layers of the region and period. The inputs are read straight from the export's
+pieces in 512-row windows (memory bounded whatever the size), once per run, and the mask
+is shared by every layer it masks.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import rasterio
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from leafcube.catalogue.qc import has_data
+from leafcube.catalogue.models import Bounds
+from leafcube.catalogue.qc import observed_single, observed_v2022
+
+from .decode import Decoding, compact_layer
+from .errors import IngestError
 
 ROWS = 512
-#: 255 for every QC byte that has data, else 0: one table lookup per pixel.
-_LUT = np.where(has_data(np.arange(256, dtype=np.uint8)), 255, 0).astype(np.uint8)
+MaskRule = Literal["v2022", "single"]
 
 
-def write_mask(qc_path: Path, out: Path) -> Path:
-    """Write 255 where ``has_data(qc)`` and 0 elsewhere, on the QC file's grid."""
-    with rasterio.open(qc_path) as qc:
-        profile = {
-            "driver": "GTiff",
-            "width": qc.width,
-            "height": qc.height,
-            "count": 1,
-            "dtype": "uint8",
-            "crs": qc.crs,
-            "transform": qc.transform,
-            "tiled": True,
-            "blockxsize": 512,
-            "blockysize": 512,
-            "compress": "zstd",
-            "zstd_level": 1,
-            "BIGTIFF": "IF_SAFER",
-        }
-        with rasterio.open(out, "w", **profile) as dst:
-            for row in range(0, qc.height, ROWS):
-                win = Window(0, row, qc.width, min(ROWS, qc.height - row))
-                dst.write(_LUT[qc.read(1, window=win)], 1, window=win)
+@dataclass(frozen=True)
+class MaskInput:
+    """One layer the rule reads: its export pieces (or its COG in the cube)."""
+
+    layer: str
+    paths: tuple[Path, ...]
+    compact: Decoding | None = None
+
+
+@dataclass(frozen=True)
+class MaskRecipe:
+    """What one mask is made from: the rule, the QC input and the other layers it reads."""
+
+    id: str
+    rule: MaskRule
+    qc: MaskInput
+    others: tuple[MaskInput, ...] = ()
+
+
+def _placed(inp: MaskInput, bbox: Bounds, res: float) -> list[tuple[Path, int, int, int, int]]:
+    """Each piece of ``inp`` as (path, col, row, width, height) on the grid of ``bbox``."""
+    out = []
+    for path in inp.paths:
+        with rasterio.open(path) as src:
+            b, w, h = src.bounds, src.width, src.height
+        col, row = round((b.left - bbox[0]) / res), round((bbox[3] - b.top) / res)
+        if col < 0 or row < 0 or not math.isclose(b.left, bbox[0] + col * res, abs_tol=1e-6):
+            raise IngestError(f"{path}: its grid differs from the other layers of its tile")
+        out.append((path, col, row, w, h))
+    return out
+
+
+def _check_cover(inp: MaskInput, placed, shape: tuple[int, int]) -> None:
+    height, width = shape
+    right = max(c + w for _, c, _, w, _ in placed)
+    bottom = max(r + h for _, _, r, _, h in placed)
+    if right != width or bottom != height:
+        raise IngestError(
+            f"{inp.paths[0]}: {inp.layer} covers other pixels than the layer it masks; "
+            "the layers of one region and period must share their grid"
+        )
+
+
+def _rows(placed, r0: int, r1: int, width: int, fn: Callable | None) -> np.ndarray:
+    """Rows ``r0..r1`` of an input on the target grid (0 outside its pieces)."""
+    out: np.ndarray | None = None
+    for path, col, row, w, h in placed:
+        a, b = max(r0, row), min(r1, row + h)
+        if a >= b:
+            continue
+        with rasterio.open(path) as src:
+            data = src.read(1, window=Window(0, a - row, w, b - a))
+        if fn is not None:
+            data = fn(data)
+        if out is None:
+            out = np.zeros((r1 - r0, width), dtype=data.dtype)
+        out[a - r0 : b - r0, col : col + w] = data
+    return out if out is not None else np.zeros((r1 - r0, width), dtype=np.uint8)
+
+
+def write_mask(
+    recipe: MaskRecipe, bbox: Bounds, shape: tuple[int, int], res: float, crs: str, out: Path
+) -> Path:
+    """Write 255 where ``recipe``'s rule finds data and 0 elsewhere, on the grid ``bbox``."""
+    inputs = [recipe.qc, *recipe.others]
+    placed = [_placed(i, bbox, res) for i in inputs]
+    for inp, p in zip(inputs, placed, strict=True):
+        _check_cover(inp, p, shape)
+    fns = [
+        (lambda a, d=i.compact: compact_layer(a, d.layer)) if i.compact else None for i in inputs
+    ]
+    height, width = shape
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": "uint8",
+        "crs": crs,
+        "transform": rasterio.transform.from_origin(bbox[0], bbox[3], res, res),
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "zstd",
+        "zstd_level": 1,
+        "BIGTIFF": "IF_SAFER",
+    }
+    with rasterio.open(out, "w", **profile) as dst:
+        for r0 in range(0, height, ROWS):
+            r1 = min(height, r0 + ROWS)
+            layers = [_rows(p, r0, r1, width, f) for p, f in zip(placed, fns, strict=True)]
+            qc = layers[0].astype(np.uint8)
+            seen = observed_v2022(qc) if recipe.rule == "v2022" else observed_single(qc, layers[1:])
+            dst.write(
+                np.where(seen, 255, 0).astype(np.uint8)[None], window=Window(0, r0, width, r1 - r0)
+            )
     return out
 
 
 class MaskFiles:
-    """Masks of the QC layers of one run, each written once even when threads ask together."""
+    """The masks of one run, each written once even when threads ask together."""
 
     def __init__(self, tmp_dir: Path):
         self.tmp_dir = tmp_dir
         self._guard = threading.Lock()
-        self._locks: dict[Path, threading.Lock] = {}
-        self._made: dict[Path, Path] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._made: dict[str, Path | IngestError] = {}
 
-    def get(self, qc_path: Path) -> Path:
-        """The mask file of ``qc_path``, written on first use."""
+    def get(
+        self, recipe: MaskRecipe, bbox: Bounds, shape: tuple[int, int], res: float, crs: str
+    ) -> Path:
+        """The mask file of ``recipe`` on that grid, written on first use."""
+        key = f"{recipe.id}|{bbox}|{shape}"
         with self._guard:
-            lock = self._locks.setdefault(qc_path, threading.Lock())
+            lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            if qc_path not in self._made:
+            if key not in self._made:
                 self.tmp_dir.mkdir(parents=True, exist_ok=True)
                 out = self.tmp_dir / f"mask-{uuid.uuid4().hex}.tif"
-                self._made[qc_path] = write_mask(qc_path, out)
-            return self._made[qc_path]
+                try:
+                    self._made[key] = write_mask(recipe, bbox, shape, res, crs, out)
+                except IngestError as exc:
+                    self._made[key] = exc
+                except RasterioError as exc:
+                    self._made[key] = IngestError(f"{recipe.qc.paths[0]}: unreadable ({exc})")
+            made = self._made[key]
+        if isinstance(made, IngestError):
+            raise made
+        return made

@@ -1,7 +1,8 @@
 """One VRT per date and layer that mosaics its tile COGs, so a whole date is one URL.
 
 Sources are relative to the VRT, so the cube folder can move to any disk or web
-server; masked layers carry a mask band made of their tiles' internal masks.
+server; masked layers carry a mask band made of their tiles' internal masks, and
+where tiles overlap each pixel comes from a tile that has data there.
 """
 
 from __future__ import annotations
@@ -45,4 +46,4 @@ def mosaic_xml(coll: Collection, spec: LayerSpec, files: LayerFiles) -> str:
 
     mask = placed("mask,1") if spec.mask == "qc" else []
     transform = (xmin, res, 0.0, ymax, 0.0, -res)
-    return vrt_xml(spec, coll.crs, transform, shape, placed("1"), mask)
+    return vrt_xml(spec, coll.crs, transform, shape, placed("1"), mask, mosaic=True)

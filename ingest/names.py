@@ -1,15 +1,24 @@
-"""LEAF export file names: what layer, period, region and resolution a file holds.
+"""LEAF export file names: what layer, period, region, resolution and LEAF version a file holds.
 
-Both conventions of LEAF's exports are understood (docs/ingest.md):
-``tile42_2023_Aug_LAI_20m.tif`` (v2022: one QC per product, ``tile42_2023_LAI_20m.tif``
-for the 15 Jun-15 Sep peak season) and ``tile42_Aug_LAI_20m.tif`` /
-``site_2023-05-01_2023-05-31_LAI_20m.tif`` (newer: a single QC). Google Earth Engine's
-split pieces ``...-0000000000-0000023296.tif`` keep their row and column offsets.
+Every naming of LEAF's versions is understood (docs/ingest.md has the table):
+
+- v2022: ``tile42_2023_Aug_LAI_20m``, ``..._errorLAI_...``, ``..._LAI_QC_...``, peak season
+  without a month (``tile42_2023_LAI_20m``, its Date ``tile42_2023_Mone_Date_20m``), a
+  yearly ``tile42_2023_Partition_20m``;
+- 2023: the same products with one ``..._QC_...``, no error layers, and from November 2023
+  an optional sensor token (``tile42_S2_2023_Aug_LAI_20m``);
+- current: no year (``tile42_Aug_LAI_20m``, ``tile42_season_LAI_20m``,
+  ``site_2024-05-01_2024-05-31_LAI_20m``; the year is the Drive folder's, ``tile42_2024/``),
+  Partition per window;
+- the compact ``tile42_2023_Aug_bioParams_QC_20m`` (products and QC in one 64-bit band).
+
+Google Earth Engine's split pieces ``...-0000000000-0000023296.tif`` keep their offsets.
 """
 
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -19,27 +28,35 @@ from typing import Literal
 from leafcube.catalogue.products import PRODUCTS
 
 Period = Literal["monthly", "peak", "custom", "yearly"]
+Version = Literal["v2022", "2023", "current", "compact"]
 
 MONTHS: dict[str, int] = {calendar.month_abbr[i].lower(): i for i in range(1, 13)}
 PEAK_SEASON = ((6, 15), (9, 15))
+#: The compact export's layer name; ingest decodes it into the products and QC.
+COMPACT = "bioParams_QC"
 
 _MON = "|".join(calendar.month_abbr[1:])
 _DAY = r"\d{4}-?\d{2}-?\d{2}"
 _PROD = "|".join(PRODUCTS)
+_LAYER = rf"(?:error)?(?:{_PROD})(?:_QC)?|QC|Date|Partition|{COMPACT}"
 _NAME = re.compile(
-    rf"^(?P<region>[A-Za-z0-9][A-Za-z0-9.-]*(?:_[A-Za-z0-9.-]+)*?)_"
-    rf"(?:(?P<year>\d{{4}})(?:_(?P<mon>{_MON}))?|(?P<mon_only>{_MON})"
-    rf"|(?P<start>{_DAY})_(?P<end>{_DAY}))_"
-    rf"(?P<layer>(?:error)?(?:{_PROD})(?:_QC)?|QC|Date|Partition)_(?P<res>\d+)m$",
+    rf"^(?P<region>[A-Za-z0-9][A-Za-z0-9.-]*(?:_[A-Za-z0-9.-]+)*?)"
+    rf"(?:_(?P<sensor>S2|L[5789]|LS|HLS))?_"
+    rf"(?:(?P<year>\d{{4}})(?:_(?P<mon>{_MON}|Mone))?|(?P<mon_only>{_MON})"
+    rf"|(?P<season>season)|(?P<start>{_DAY})_(?P<end>{_DAY}))_"
+    rf"(?P<layer>{_LAYER})_(?P<res>\d+)m$",
     re.IGNORECASE,
 )
 _PIECE = re.compile(r"^(?P<stem>.+)-(?P<row>\d{10})-(?P<col>\d{10})$")
 _REGION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_FOLDER_YEAR = re.compile(r"(?:^|_)((?:19|20)\d\d)$")
 _CANONICAL = {n.lower(): n for p in PRODUCTS for n in (p, f"error{p}", f"{p}_QC")} | {
     "qc": "QC",
     "date": "Date",
     "partition": "Partition",
+    COMPACT.lower(): COMPACT,
 }
+_EXAMPLE = "tile42_Aug_LAI_20m.tif in a folder tile42_2024/, or tile42_2023_Aug_LAI_20m.tif"
 
 
 class NameError_(ValueError):
@@ -48,7 +65,12 @@ class NameError_(ValueError):
 
 @dataclass(frozen=True)
 class Export:
-    """What one export file holds, read from its name (or given explicitly)."""
+    """What one export file holds, read from its name (or given explicitly).
+
+    ``version`` is None when the name alone cannot tell v2022 from 2023 (a product, Date
+    or Partition with a year): the other files of its region and year decide
+    (:mod:`.versions`).
+    """
 
     layer: str
     region: str
@@ -56,7 +78,7 @@ class Export:
     end: dt.date
     res: int | None
     period: Period
-    per_product_qc: bool
+    version: Version | None
     piece: tuple[int, int] | None = None
 
     @property
@@ -66,17 +88,18 @@ class Export:
             return f"partition/{self.start.year}"
         return self.start.isoformat()
 
-    def default_collection(self, res: float) -> str:
-        """``leaf-s2-20m-monthly``, ``leaf-landsat-30m-peak``, ``leaf-s2-20m-custom``..."""
-        r = round(res)
-        sensor = {20: "s2-", 30: "landsat-"}.get(r, "")
-        period = "monthly" if self.period == "yearly" else self.period
-        return f"leaf-{sensor}{r}m-{period}"
+    @property
+    def per_product_qc(self) -> bool:
+        """v2022 exports carry one QC per product; the others a single QC."""
+        return self.version == "v2022"
 
     @property
     def group(self) -> tuple[str, str, str, int | None]:
         """Pieces of one layer share this (their name without the split suffix)."""
         return (self.layer, self.region, self.key, self.res)
+
+    def with_version(self, version: Version) -> Export:
+        return dataclasses.replace(self, version=version)
 
 
 def month_period(year: int, month: int) -> tuple[dt.date, dt.date]:
@@ -92,10 +115,12 @@ def _day(text: str, path: Path) -> dt.date:
         raise NameError_(f"{path}: {text!r} is not a date") from None
 
 
-def _year_from_folders(path: Path) -> int | None:
+def year_from_folders(path: Path) -> int | None:
+    """The year of the nearest parent folder named like LEAF's ``tile42_2024`` or ``2024``."""
     for part in reversed(path.parent.parts):
-        if re.fullmatch(r"(19|20)\d\d", part):
-            return int(part)
+        m = _FOLDER_YEAR.search(part)
+        if m:
+            return int(m[1])
     return None
 
 
@@ -107,48 +132,77 @@ def split_piece(stem: str) -> tuple[str, tuple[int, int] | None]:
     return m["stem"], (int(m["row"]), int(m["col"]))
 
 
-def parse_name(path: Path, year: int | None = None) -> Export:
-    """Read layer, period, region and resolution from a LEAF export's file name.
+def _near_miss(path: Path, stem: str) -> str:
+    """Why ``stem`` is not a LEAF name, saying what was expected."""
+    parts = stem.split("_")
+    if not re.fullmatch(r"\d+m", parts[-1]):
+        return f"{path}: not a LEAF export name: expected it to end with the resolution, like _20m"
+    layer = parts[-2] if len(parts) > 1 else ""
+    if parts[-2:-1] == ["QC"] and len(parts) > 2:
+        layer = "_".join(parts[-3:-1])
+    if layer.lower() not in _CANONICAL and layer != "QC":
+        known = ", ".join(dict.fromkeys(_CANONICAL.values()))
+        return f"{path}: {layer!r} is not a LEAF layer (expected one of {known})"
+    return (
+        f"{path}: not a LEAF export name: expected a month (Jan..Dec), 'season', a year "
+        f"or a window YYYY-MM-DD_YYYY-MM-DD before the layer, like {_EXAMPLE}; "
+        "give --layer, --date and --tile to ingest it anyway"
+    )
 
-    Newer exports carry no year: it comes from ``year`` or from a parent folder
-    named like ``2023``. Raises :class:`NameError_` with a one-line reason.
+
+def _version(m: re.Match, layer: str) -> Version | None:
+    """The LEAF version a name's form tells, or None when only its siblings can."""
+    if layer == COMPACT:
+        return "compact"
+    if m["sensor"]:
+        return "2023"
+    if m["year"] is None:
+        return "current"
+    if layer.startswith("error") or layer.endswith("_QC") or (m["mon"] or "").lower() == "mone":
+        return "v2022"
+    if layer == "QC":
+        return "2023"
+    return None
+
+
+def parse_name(path: Path, year: int | None = None) -> Export:
+    """Read layer, period, region, resolution and version from a LEAF export's file name.
+
+    Current exports carry no year: it comes from ``year`` or from a parent folder named
+    like ``tile42_2024`` or ``2024``. Raises :class:`NameError_` with a one-line reason.
     """
     if path.suffix.lower() not in (".tif", ".tiff"):
         raise NameError_(f"{path}: not a .tif file name")
     stem, piece = split_piece(path.stem)
     m = _NAME.match(stem)
     if m is None:
-        raise NameError_(
-            f"{path}: not a LEAF export name (like tile42_2023_Aug_LAI_20m.tif); "
-            "give --layer, --date and --tile to ingest it anyway"
-        )
+        raise NameError_(_near_miss(path, stem))
     layer = _CANONICAL[m["layer"].lower()]
-    newer = m["year"] is None
-    per_product = layer != "QC" and (layer.endswith("_QC") or not newer)
+    version = _version(m, layer)
+    mon = (m["mon"] or m["mon_only"] or "").lower()
+    if mon == "mone" and layer != "Date":
+        raise NameError_(f"{path}: 'Mone' marks the v2022 peak-season Date only")
     if m["start"]:
         start, end = _day(m["start"], path), _day(m["end"], path)
         if end < start:
             raise NameError_(f"{path}: the window ends before it starts")
         period: Period = "custom"
     else:
-        y = int(m["year"]) if m["year"] else (year or _year_from_folders(path))
+        y = int(m["year"]) if m["year"] else (year or year_from_folders(path))
         if y is None:
             raise NameError_(
-                f"{path}: the name has no year; put it in a folder named by the year "
-                "(e.g. 2023/) or pass --year"
+                f"{path}: the name has no year; put it in its LEAF folder named like "
+                "tile42_2024/ (or 2024/), or pass --year"
             )
-        mon = m["mon"] or m["mon_only"]
-        if layer == "Partition" and mon is None:
+        if layer == "Partition" and m["year"] and not mon:
             start, end, period = dt.date(y, 1, 1), dt.date(y, 12, 31), "yearly"
-        elif mon is None:
+        elif not mon or mon == "mone" or m["season"]:
             (sm, sd), (em, ed) = PEAK_SEASON
             start, end, period = dt.date(y, sm, sd), dt.date(y, em, ed), "peak"
         else:
-            start, end = month_period(y, MONTHS[mon.lower()])
+            start, end = month_period(y, MONTHS[mon])
             period = "monthly"
-    if layer == "Partition":
-        start, end, period = dt.date(start.year, 1, 1), dt.date(start.year, 12, 31), "yearly"
-    return Export(layer, m["region"], start, end, int(m["res"]), period, per_product, piece)
+    return Export(layer, m["region"], start, end, int(m["res"]), period, version, piece)
 
 
 def explicit_export(path: Path, layer: str, date: dt.date, tile: str) -> Export:
@@ -160,13 +214,16 @@ def explicit_export(path: Path, layer: str, date: dt.date, tile: str) -> Export:
         raise NameError_(f"--tile {tile!r}: use letters, digits, '.', '_' or '-'")
     canonical = _CANONICAL.get(layer.lower())
     if canonical is None:
-        raise NameError_(
-            f"--layer {layer!r} is not a LEAF layer ({', '.join(_CANONICAL.values())})"
-        )
+        known = ", ".join(dict.fromkeys(_CANONICAL.values()))
+        raise NameError_(f"--layer {layer!r} is not a LEAF layer ({known})")
     _, piece = split_piece(path.stem)
-    per_product = canonical != "QC"
+    version: Version | None = None
+    if canonical.startswith("error") or canonical.endswith("_QC"):
+        version = "v2022"
+    elif canonical == COMPACT:
+        version = "compact"
     if canonical == "Partition":
         first, last = dt.date(date.year, 1, 1), dt.date(date.year, 12, 31)
-        return Export(canonical, tile, first, last, None, "yearly", per_product, piece)
+        return Export(canonical, tile, first, last, None, "yearly", version, piece)
     end = month_period(date.year, date.month)[1]
-    return Export(canonical, tile, date, end, None, "monthly", per_product, piece)
+    return Export(canonical, tile, date, end, None, "monthly", version, piece)

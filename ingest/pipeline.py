@@ -20,13 +20,15 @@ from tqdm import tqdm
 from leafcube.catalogue import load
 from leafcube.catalogue.models import Catalogue
 
-from .cog import IngestError, Written, build_cog
+from .cog import Written, build_cog
+from .errors import IngestError
 from .mask import MaskFiles
 from .names import Export, NameError_, explicit_export, parse_name
-from .plan import Pending, pending, plan_jobs
+from .plan import Pending, plan_jobs, with_masks
 from .publish import publish, record
 from .scan import find_files
 from .state import Ledger, locked, save_settings, settings, tmp_dir
+from .versions import resolve_versions
 
 #: Seconds between ledger saves while COGs land (what a killed run keeps).
 SAVE_EVERY_S = 2.0
@@ -87,7 +89,6 @@ class _Runner:
         self.cube, self.ledger, self.report, self.bar = cube, ledger, report, bar
         self.workers = workers
         self.masks = MaskFiles(tmp_dir(cube))
-        self.failed: set[str] = set()
         self._saved = time.monotonic()
 
     def _build(self, item: Pending) -> Written | str:
@@ -102,7 +103,6 @@ class _Runner:
             for (job, fp), result in zip(items, pool.map(self._build, items), strict=True):
                 if isinstance(result, str):
                     self.report.failures.append(result)
-                    self.failed.add(job.href)
                 else:
                     self.ledger.records[job.href] = record(job, result, fp)
                     self.report.written.append(job.href)
@@ -147,18 +147,16 @@ def ingest(
 
         files = find_files([Path(s) for s in sources], report.failures)
         groups = _parse_all(files, explicit, year, report.failures)
+        groups = resolve_versions(
+            groups, cat, report.failures, default="current" if explicit else None
+        )
         jobs = plan_jobs(groups, cat, collection, explicit is not None, report.failures)
-        unmasked, masked, report.unchanged = pending(jobs, ledger, cube, report.failures)
+        planned = with_masks(jobs, ledger, cube, report.failures)
+        todo = [(job, fp) for job, fp in planned if not ledger.fresh(job.href, fp, cube)]
+        report.unchanged = len(planned) - len(todo)
 
-        total = len(unmasked) + len(masked)
-        with tqdm(total=total, desc="ingest", unit="cog", disable=not progress) as bar:
-            runner = _Runner(cube, ledger, report, workers, bar)
-            runner.run(unmasked)
-            for job, _ in masked:
-                if job.mask_href in runner.failed:
-                    report.failures.append(f"{job.sources[0]}: skipped, its QC layer failed")
-                    bar.update()
-            runner.run([p for p in masked if p[0].mask_href not in runner.failed])
+        with tqdm(total=len(todo), desc="ingest", unit="cog", disable=not progress) as bar:
+            _Runner(cube, ledger, report, workers, bar).run(todo)
         ledger.save()
         if ledger.records or (cube / "catalogue.json").exists():
             report.catalogue_changed = publish(cat, ledger, cube, base_url)

@@ -1,65 +1,124 @@
-"""Planning a run: which COGs to write from which files, and which are already up to date."""
+"""Planning a run: which COGs to write from which files, and which are already up to date.
+
+A collection's grid comes from the data: the CRS, pixel size and lattice of its first
+file (Earth Engine puts an export made with ``crs`` and ``scale`` on whole multiples of
+the scale from the CRS origin); every later file must sit on the same lattice.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import rasterio
 from rasterio.errors import RasterioError
 
-from leafcube.catalogue.grid import CCRS_CRS, X0, Y0, is_tile_name, tile_bounds
+from leafcube.catalogue.grid import CCRS_CRS
 from leafcube.catalogue.models import Catalogue, Collection
-from leafcube.catalogue.products import leaf_layers
+from leafcube.catalogue.products import PRODUCTS, leaf_layers
 
-from .cog import Grid, IngestError, Job
-from .names import Export, split_piece
+from .cog import Grid, Job, lattice_phase
+from .decode import VERSION_DATE, Decoding
+from .errors import IngestError
+from .mask import MaskInput, MaskRecipe
+from .names import COMPACT, Export, split_piece
 from .state import Ledger, fingerprint
 
 _SENSORS = {20: "Sentinel-2", 30: "Landsat"}
+#: The layers the 2023-and-later no-data rule reads besides QC.
+RULE_LAYERS = (*PRODUCTS, "Date")
 
-#: A job still to run and the fingerprint of its sources.
+#: A job still to run and its fingerprint.
 Pending = tuple[Job, str]
 
 
-def new_collection(name: str, res: float, per_product_qc: bool) -> Collection:
-    """An empty LEAF collection on the CCRS grid, its layers from ``leaf_layers``."""
+def crs_name(crs: rasterio.crs.CRS) -> str:
+    """``EPSG:3979`` for a CRS with an EPSG code, else its WKT."""
+    code = crs.to_epsg()
+    return f"EPSG:{code}" if code else crs.to_wkt()
+
+
+def default_collection(exp: Export, res: float, crs: str) -> str:
+    """``leaf-s2-20m-monthly``, ``leaf-landsat-30m-peak-v2022``, ``...-monthly-epsg32614``.
+
+    v2022 exports (one QC per product) and other CRSs get collections of their own.
+    """
     r = round(res)
+    sensor = {20: "s2-", 30: "landsat-"}.get(r, "")
+    period = "monthly" if exp.period == "yearly" else exp.period
+    name = f"leaf-{sensor}{r}m-{period}"
+    if exp.per_product_qc:
+        name += "-v2022"
+    if crs != CCRS_CRS:
+        name += "-" + crs.lower().replace(":", "")
+    return name
+
+
+def new_collection(name: str, grid: Grid, per_product_qc: bool, period: str) -> Collection:
+    """An empty LEAF collection on ``grid``, its layers added as files arrive."""
+    r = round(grid.res)
     sensor = _SENSORS.get(r, "LEAF")
-    period = name.rsplit("-", 1)[-1]
+    period = "monthly" if period == "yearly" else period
+    style = "v2022 exports, one QC per product" if per_product_qc else "a single QC"
     return Collection(
         name=name,
-        title=f"LEAF {sensor} {r} m {period}",
+        title=f"LEAF {sensor} {r} m {period}" + (" (v2022)" if per_product_qc else ""),
         description=(
-            f"LEAF vegetation products ({sensor}, {r} m, {period} composites): LAI, fCOVER, "
-            "fAPAR and black-sky albedo with their uncertainties, QC, acquisition date and "
-            "land-cover partition, on the CCRS tile grid (EPSG:3979)."
+            f"LEAF vegetation products ({sensor}, {r} m, {period} composites, {style}): LAI, "
+            "fCOVER, fAPAR and black-sky albedo (with their uncertainties where exported), "
+            f"QC, acquisition date and land-cover partition, in {grid.crs}."
         ),
-        crs=CCRS_CRS,
-        resolution=float(res),
-        origin=(X0, Y0),
-        layers=leaf_layers(per_product_qc=per_product_qc),
+        crs=grid.crs,
+        resolution=float(grid.res),
+        origin=lattice_phase(grid.origin, grid.res),
+        layers={},
     )
 
 
-def _collection_for(cat: Catalogue, name: str, exp: Export, res: float, path: Path) -> Collection:
+def _header(path: Path) -> Grid:
+    """The CRS, pixel size and top-left corner of a file (its header only)."""
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise IngestError(f"{path}: has no CRS")
+            return Grid(crs_name(src.crs), float(src.res[0]), (src.bounds.left, src.bounds.top))
+    except RasterioError as exc:
+        raise IngestError(f"{path}: not a readable GeoTIFF ({exc})") from None
+
+
+def _collection_for(cat: Catalogue, name: str, exp: Export, grid: Grid, path: Path) -> Collection:
     """The collection a file goes to (created on first use), checked to accept it."""
     coll = cat.collections.get(name)
     if coll is None:
-        coll = cat.collections[name] = new_collection(name, res, exp.per_product_qc)
-    if abs(coll.resolution - res) > 1e-9:
+        coll = new_collection(name, grid, exp.per_product_qc, exp.period)
+        cat.collections[name] = coll
+    if abs(coll.resolution - grid.res) > 1e-9:
         raise IngestError(
-            f"{path}: {res:g} m pixels, but collection {name} is {coll.resolution:g} m "
+            f"{path}: {grid.res:g} m pixels, but collection {name} is {coll.resolution:g} m "
             "(choose another --collection)"
         )
-    if exp.layer not in coll.layers:
-        style = "one QC per product" if "LAI_QC" in coll.layers else "a single QC"
+    qcs = [n for n in coll.layers if n == "QC" or n.endswith("_QC")]
+    if qcs and ("QC" not in qcs) != exp.per_product_qc:
+        style = "a single QC" if "QC" in qcs else "one QC per product (v2022)"
         raise IngestError(
-            f"{path}: layer {exp.layer} does not belong to collection {name}, whose "
-            f"exports carry {style}; ingest it into another --collection"
+            f"{path}: a LEAF {exp.version} export, but collection {name} holds exports with "
+            f"{style}; ingest it into another --collection"
         )
+    if not add_layer(coll, exp.layer, exp.per_product_qc):
+        raise IngestError(f"{path}: layer {exp.layer} does not belong to a {exp.version} export")
     return coll
+
+
+def add_layer(coll: Collection, layer: str, per_product_qc: bool) -> bool:
+    """Give ``coll`` the LEAF layer ``layer`` (kept in the fixed order); False if none such."""
+    template = leaf_layers(per_product_qc=per_product_qc)
+    if layer not in template:
+        return False
+    if layer not in coll.layers:
+        coll.layers = {n: s for n, s in template.items() if n in coll.layers or n == layer}
+    return True
 
 
 def _repeated(pieces: list[Path]) -> tuple[Path, Path] | None:
@@ -74,13 +133,13 @@ def _repeated(pieces: list[Path]) -> tuple[Path, Path] | None:
     return None
 
 
-def _file_res(path: Path) -> float:
-    """Pixel size of a file whose name does not say it (explicit ingest)."""
-    try:
-        with rasterio.open(path) as src:
-            return float(src.res[0])
-    except RasterioError as exc:
-        raise IngestError(f"{path}: not a readable GeoTIFF ({exc})") from None
+def _layers_of(exp: Export) -> list[tuple[str, Decoding | None]]:
+    """The cube layers one export makes, with the decoding each needs."""
+    if exp.layer == COMPACT:
+        return [(n, Decoding("compact", layer=n)) for n in (*PRODUCTS, "QC")]
+    if exp.layer == "Date":
+        return [("Date", Decoding("date", exp.start.year, expected=VERSION_DATE.get(exp.version)))]
+    return [(exp.layer, None)]
 
 
 def plan_jobs(
@@ -90,7 +149,7 @@ def plan_jobs(
     pieces_may_repeat: bool,
     failures: list[str],
 ) -> list[Job]:
-    """One job per layer, date and tile; files that cannot be placed become failure lines."""
+    """One job per layer, date and region; files that cannot be placed become failure lines."""
     jobs: dict[str, Job] = {}
     for exp, pieces in groups:
         twin = None if pieces_may_repeat else _repeated(pieces)
@@ -98,65 +157,94 @@ def plan_jobs(
             failures.append(f"{twin[1]}: the same layer, date and tile as {twin[0]}")
             continue
         try:
-            res = float(exp.res) if exp.res else _file_res(pieces[0])
-            coll = _collection_for(
-                cat, collection or exp.default_collection(res), exp, res, pieces[0]
-            )
+            grid = _header(sorted(pieces)[0])
+            name = collection or default_collection(exp, grid.res, grid.crs)
+            made = [
+                (_collection_for(cat, name, replace(exp, layer=n), grid, pieces[0]), n, dec)
+                for n, dec in _layers_of(exp)
+            ]
         except IngestError as exc:
             failures.append(str(exc))
             continue
-        spec = coll.layers[exp.layer]
-        base = f"{coll.name}/{exp.key}/{exp.region}"
-        job = Job(
-            collection=coll.name,
-            key=exp.key,
-            start=exp.start,
-            end=exp.end,
-            tile=exp.region,
-            spec=spec,
-            sources=tuple(sorted(pieces)),
-            grid=Grid(coll.crs, coll.resolution, coll.origin),
-            href=f"{base}/{exp.layer}.tif",
-            mask_href=f"{base}/{spec.qc_layer}.tif" if spec.mask == "qc" else None,
-            tile_bounds=tile_bounds(exp.region) if is_tile_name(exp.region) else None,
-        )
-        if job.href in jobs:
-            failures.append(
-                f"{pieces[0]}: the same layer, date and tile as {jobs[job.href].sources[0]}"
+        for coll, layer, dec in made:
+            job = Job(
+                collection=coll.name,
+                key=exp.key,
+                start=exp.start,
+                end=exp.end,
+                tile=exp.region,
+                spec=coll.layers[layer],
+                sources=tuple(sorted(pieces)),
+                grid=Grid(coll.crs, coll.resolution, coll.origin),
+                href=f"{coll.name}/{exp.key}/{exp.region}/{layer}.tif",
+                version=exp.version or "current",
+                decode=dec,
             )
-            continue
-        jobs[job.href] = job
+            if job.href in jobs:
+                failures.append(
+                    f"{sorted(pieces)[0]}: the same layer, date and tile as "
+                    f"{jobs[job.href].sources[0]}"
+                )
+                continue
+            jobs[job.href] = job
     return list(jobs.values())
 
 
-def pending(
-    jobs: list[Job], ledger: Ledger, cube: Path, failures: list[str]
-) -> tuple[list[Pending], list[Pending], int]:
-    """Split jobs into unmasked and masked ones still to run; count the up-to-date ones.
+def source_fp(job: Job) -> str:
+    """The fingerprint of a job's own files, encoding, grid and decoding (not its mask)."""
+    return fingerprint(
+        list(job.sources),
+        orjson.dumps(job.spec.to_dict()).decode(),
+        repr(job.grid),
+        repr(job.decode),
+    )
 
-    A job's fingerprint covers its files, its layer's encoding and grid, and for a
-    masked layer its QC's fingerprint, so a new QC rewrites the layers it masks. A
-    masked layer whose QC is neither in this run nor in the cube is a failure.
+
+def _input(href: str, jobs: dict[str, Job], ledger: Ledger, cube: Path):
+    """A mask input and its fingerprint: from this run's files, else the cube's COG, else None."""
+    layer = href.rsplit("/", 1)[-1].removesuffix(".tif")
+    job = jobs.get(href)
+    if job is not None:
+        compact = job.decode if job.decode and job.decode.kind == "compact" else None
+        return MaskInput(layer, job.sources, compact), source_fp(job)
+    rec = ledger.records.get(href)
+    if rec is not None and "source_fingerprint" in rec and (cube / href).is_file():
+        return MaskInput(layer, (cube / href,)), rec["source_fingerprint"]
+    return None
+
+
+def with_masks(jobs: list[Job], ledger: Ledger, cube: Path, failures: list[str]) -> list[Pending]:
+    """Each job with its mask recipe and its fingerprint; jobs without their QC fail.
+
+    A fingerprint covers the job's files, encoding and grid, and every input of its mask,
+    so a new QC (or, for 2023 and later, a new product or Date) rewrites what it masks.
     """
-    fps: dict[str, str] = {}
-    todo: tuple[list[Pending], list[Pending]] = ([], [])
-    unchanged = 0
-    for job in sorted(jobs, key=lambda j: j.mask_href is not None):
-        extra = [orjson.dumps(job.spec.to_dict()).decode(), repr(job.grid)]
-        if job.mask_href:
-            qc_fp = fps.get(job.mask_href) or ledger.records.get(job.mask_href, {}).get(
-                "fingerprint"
+    by_href = {j.href: j for j in jobs}
+    out: list[Pending] = []
+    for job in jobs:
+        sfp = source_fp(job)
+        if job.spec.mask != "qc":
+            out.append((job, sfp))
+            continue
+        base = job.href.rsplit("/", 1)[0]
+        qc_layer = job.spec.qc_layer or "QC"
+        qc = _input(f"{base}/{qc_layer}.tif", by_href, ledger, cube)
+        if qc is None:
+            failures.append(
+                f"{job.sources[0]}: no {qc_layer} layer for {job.key} {job.tile}; ingest its "
+                "QC export with it (which of its pixels hold data comes from QC)"
             )
-            if qc_fp is None:
-                failures.append(
-                    f"{job.sources[0]}: no {job.spec.qc_layer} layer for {job.key} {job.tile}; "
-                    "ingest its QC export with it (its mask of no-data pixels comes from QC)"
-                )
-                continue
-            extra.append(qc_fp)
-        fp = fps[job.href] = fingerprint(list(job.sources), *extra)
-        if ledger.fresh(job.href, fp, cube):
-            unchanged += 1
-        else:
-            todo[job.mask_href is not None].append((job, fp))
-    return todo[0], todo[1], unchanged
+            continue
+        others = []
+        if job.version != "v2022":
+            others = [_input(f"{base}/{n}.tif", by_href, ledger, cube) for n in RULE_LAYERS]
+        got = [o for o in others if o is not None]
+        recipe = MaskRecipe(
+            id=f"{base}/{qc_layer}",
+            rule="v2022" if job.version == "v2022" else "single",
+            qc=qc[0],
+            others=tuple(i for i, _ in got),
+        )
+        mask_fp = fingerprint([], qc[1], *(f for _, f in got))
+        out.append((replace(job, mask=recipe), fingerprint([], sfp, mask_fp)))
+    return out

@@ -10,13 +10,14 @@ import datetime as dt
 from pathlib import Path
 
 from leafcube.catalogue import save
+from leafcube.catalogue.grid import CCRS_CRS, X0, Y0
 from leafcube.catalogue.models import Catalogue, Collection, DateEntry, LayerFiles, TileFile
 from leafcube.catalogue.roi import WGS84, transform_bounds
 
-from .cog import Job, Written
+from .cog import Grid, Job, Written
 from .gomez import write_gomez
 from .mosaic import mosaic_href, mosaic_xml
-from .plan import new_collection
+from .plan import add_layer, new_collection, source_fp
 from .stac import write_stac
 from .state import Ledger, write_if_changed
 
@@ -25,7 +26,12 @@ def record(job: Job, written: Written, fp: str) -> dict:
     """The ledger's record of one COG: enough to put it back in a catalogue."""
     return {
         "fingerprint": fp,
+        "source_fingerprint": source_fp(job),
         "collection": job.collection,
+        "crs": job.grid.crs,
+        "origin": list(job.grid.origin),
+        "version": job.version,
+        "source": written.source,
         "key": job.key,
         "tile": job.tile,
         "layer": job.spec.name,
@@ -44,17 +50,22 @@ def apply_ledger(cat: Catalogue, ledger: Ledger) -> None:
     the catalogue lacks (lost, or never saved by a killed first run) are recreated.
     """
     partitions: dict[tuple[str, int], LayerFiles] = {}
-    single_qc = {r["collection"] for r in ledger.records.values() if r["layer"] == "QC"}
+    # records of leafcube before 0.2 say no version: their collections' QC layers tell
+    v2022 = {r["collection"] for r in ledger.records.values() if r["layer"].endswith("_QC")}
     for href, rec in sorted(ledger.records.items()):
         name = rec["collection"]
+        per_product = rec.get("version", "v2022" if name in v2022 else "2023") == "v2022"
         coll = cat.collections.get(name)
         if coll is None:
-            coll = cat.collections[name] = new_collection(
-                name, rec["resolution"], name not in single_qc
-            )
-        if rec["layer"] not in coll.layers:
+            origin = tuple(rec.get("origin", (X0, Y0)))
+            grid = Grid(rec.get("crs", CCRS_CRS), rec["resolution"], origin)
+            period = "peak" if "-peak" in name else "custom" if "-custom" in name else "monthly"
+            coll = new_collection(name, grid, per_product, period)
+            cat.collections[name] = coll
+        if not add_layer(coll, rec["layer"], per_product):
             continue
-        tile = TileFile(href, tuple(rec["bbox"]), tuple(rec["shape"]))
+        source = tuple(sorted(rec.get("source", {}).items()))
+        tile = TileFile(href, tuple(rec["bbox"]), tuple(rec["shape"]), source)
         mosaic = mosaic_href(name, rec["key"], rec["layer"])
         if rec["key"].startswith("partition/"):
             year = int(rec["key"].split("/")[1])

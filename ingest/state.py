@@ -24,7 +24,7 @@ STATE_DIR = ".leafcube"
 LEDGER_NAME = "ledger.json"
 SETTINGS_NAME = "settings.json"
 #: Bump when the COG recipe changes, so a re-run rewrites every COG.
-RECIPE = "cog-1"
+RECIPE = "cog-2"
 
 
 def state_dir(cube: Path) -> Path:

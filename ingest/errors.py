@@ -1,0 +1,7 @@
+"""The one error ingest reports per bad source."""
+
+from __future__ import annotations
+
+
+class IngestError(ValueError):
+    """A source that cannot become a COG; the message names the file and the reason."""
