@@ -9,8 +9,9 @@ Whether a pixel *has data* depends on the LEAF version (docs/ingest.md):
   either a flag is set or any of the other layers of its region and period is
   non-zero (a never-observed pixel is 0 in every layer): :func:`observed_single`.
 
-Ingest applies the rule once and stores the result as each COG's mask; readers then
-only need :func:`keep` for ``qc=valid`` (no flag of bits 0-2 set).
+The QC layer itself has data wherever the pixel was observed (``invalid_too``: a cloud
+flag is information). Ingest applies the rule once and stores the result as each COG's
+mask; readers then only need :func:`keep` for ``qc=valid`` (no flag of bits 0-2 set).
 """
 
 from __future__ import annotations
@@ -43,17 +44,24 @@ def sensor_code(qc: np.ndarray) -> np.ndarray:
     return np.right_shift(qc, SENSOR_SHIFT)
 
 
-def observed_v2022(qc: np.ndarray) -> np.ndarray:
-    """v2022: True where the pixel holds an estimate (a sensor code, not flagged invalid)."""
-    return (sensor_code(qc) != 0) & ((qc & INVALID) == 0)
+def observed_v2022(qc: np.ndarray, invalid_too: bool = False) -> np.ndarray:
+    """v2022: True where the pixel holds an estimate (a sensor code, not flagged invalid).
+
+    ``invalid_too`` keeps invalid pixels as well: the QC layer itself has data wherever
+    the pixel was observed, clouds included.
+    """
+    seen = sensor_code(qc) != 0
+    return seen if invalid_too else seen & ((qc & INVALID) == 0)
 
 
-def observed_single(qc: np.ndarray, others: Iterable[np.ndarray]) -> np.ndarray:
+def observed_single(
+    qc: np.ndarray, others: Iterable[np.ndarray], invalid_too: bool = False
+) -> np.ndarray:
     """2023 and current: True where not invalid and a flag or any other layer is non-zero."""
-    seen = (qc & (INPUT_OUT_OF_DOMAIN | OUTPUT_OUT_OF_RANGE)) != 0
+    seen = (qc & (FLAGS if invalid_too else INPUT_OUT_OF_DOMAIN | OUTPUT_OUT_OF_RANGE)) != 0
     for layer in others:
         seen |= layer != 0
-    return seen & ((qc & INVALID) == 0)
+    return seen if invalid_too else seen & ((qc & INVALID) == 0)
 
 
 def is_valid(qc: np.ndarray) -> np.ndarray:

@@ -10,10 +10,11 @@ The files are what Earth Engine writes for LEAF: 20 m pixels on whole multiples 
 export overhanging its nominal square so that the two overlap by 1.6 km, each tile's
 pixels outside its own (slanted) polygon being 0. 2024 is named and encoded as current
 LEAF does (``tile42_2024/tile42_Aug_LAI_20m.tif``, one QC of flags only, Date as day of
-year, Partition per window); 2023 as LEAF v2022 did (``tile42_2023_Aug_LAI_20m.tif``,
-error layers, one QC per product with sensor bits, Date in thousandths of a year since
-1970, a yearly Partition), with one July layer split the way Earth Engine splits large
-exports. Every run writes the same bytes.
+year, Partition per window); 2023 as LEAF's 2023 code did (``tile42_2023_Aug_LAI_20m.tif``,
+no error layers, one QC, Date in days since 1970, a yearly Partition), with one July layer
+split the way Earth Engine splits large exports. ``write_month(..., version="v2022")``
+writes LEAF v2022's exports (error layers, one QC per product with sensor bits, Date in
+thousandths of a year since 1970). Every run writes the same bytes.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ Y_MAX = 614_920.0
 SIZE = 600
 #: Columns of each tile's export file: 340 px each, overlapping by 80 px (1.6 km).
 TILES = {"tile42": (0, 340), "tile43": (260, SIZE)}
-DEMO_YEARS: dict[int, str] = {2023: "v2022", 2024: "current"}
+DEMO_YEARS: dict[int, str] = {2023: "2023", 2024: "current"}
 DEMO_MONTHS: tuple[tuple[int, int], ...] = tuple((y, m) for y in DEMO_YEARS for m in range(1, 13))
 #: The layer the demo splits into Earth Engine pieces (tile, year, month, layer).
 SPLIT_LAYER = ("tile43", 2023, 7, "LAI")
@@ -214,9 +215,15 @@ def current_layers(year: int, month: int) -> dict[str, np.ndarray]:
 
 
 def export_layers(year: int, month: int, version: str) -> dict[str, np.ndarray]:
-    """The layers of one month as a LEAF ``version`` writes them (``v2022`` or ``current``)."""
+    """One month's layers as LEAF ``version`` (``v2022``, ``2023``, ``current``) writes them."""
     if version == "current":
         return current_layers(year, month)
+    if version == "2023":
+        out = current_layers(year, month)
+        days = (dt.date(year, 1, 1) - dt.date(1970, 1, 1)).days + out["Date"].astype(np.int64)
+        has = observed_v2022(month_layers(year, month)["LAI_QC"])
+        out["Date"] = np.where(has, days, 0).astype(np.uint16)
+        return out
     out = dict(month_layers(year, month))
     out["Date"] = np.where(observed_v2022(out["LAI_QC"]), v2022_date(out["Date"], year), 0)
     return out
@@ -255,8 +262,8 @@ def _tile_file(folder: Path, stem: str, tile: str, data: np.ndarray, split: bool
 
 
 def _folder(folder: Path, tile: str, year: int, version: str) -> Path:
-    """Current LEAF writes each tile and year to a Drive folder ``tile42_2024/``."""
-    out = folder / f"{tile}_{year}" if version == "current" else folder
+    """LEAF writes each tile and year to a Drive folder ``tile42_2024/`` (v2022: one folder)."""
+    out = folder if version == "v2022" else folder / f"{tile}_{year}"
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -264,7 +271,7 @@ def _folder(folder: Path, tile: str, year: int, version: str) -> Path:
 def write_month(folder: Path, year: int, month: int, version: str | None = None) -> list[Path]:
     """Write one month's exports of both tiles into ``folder``; return their paths.
 
-    ``version`` defaults to the demo's for that year (v2022 for 2023, else current).
+    ``version`` defaults to the demo's for that year (2023 style for 2023, else current).
     """
     version = version or DEMO_YEARS.get(year, "current")
     mon = calendar.month_abbr[month]
@@ -282,24 +289,24 @@ def write_month(folder: Path, year: int, month: int, version: str | None = None)
 
 
 def write_partition(folder: Path, year: int) -> list[Path]:
-    """Write the yearly land-cover Partition of each tile (v2022; current LEAF writes one
-    per window with the month's files)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write the yearly land-cover Partition of each tile (before current LEAF, which
+    writes one per window with the month's files). ``{tile}`` in ``folder`` is replaced."""
     cover = landscape().cover
-    return [
-        p
-        for tile in TILES
-        for p in _tile_file(folder, f"{tile}_{year}_Partition_20m", tile, cover, False)
-    ]
+    written = []
+    for tile in TILES:
+        out = Path(str(folder).replace("{tile}", tile))
+        out.mkdir(parents=True, exist_ok=True)
+        written += _tile_file(out, f"{tile}_{year}_Partition_20m", tile, cover, False)
+    return written
 
 
 def make_exports(folder: Path, months: Sequence[tuple[int, int]] = DEMO_MONTHS) -> Path:
-    """Write the demo's LEAF exports for ``months`` (2023 as v2022, 2024 as current) into
-    ``folder``."""
+    """Write the demo's LEAF exports for ``months`` (2023 in LEAF's 2023 style, 2024 as
+    current LEAF) into ``folder``."""
     folder = Path(folder)
     for year in sorted({y for y, _ in months}):
-        if DEMO_YEARS.get(year, "current") == "v2022":
-            write_partition(folder, year)
+        if DEMO_YEARS.get(year, "current") != "current":
+            write_partition(folder / f"{{tile}}_{year}", year)
     for year, month in months:
         write_month(folder, year, month)
     return folder

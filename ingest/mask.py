@@ -49,6 +49,7 @@ class MaskRecipe:
     rule: MaskRule
     qc: MaskInput
     others: tuple[MaskInput, ...] = ()
+    invalid_too: bool = False
 
 
 def _placed(inp: MaskInput, bbox: Bounds, res: float) -> list[tuple[Path, int, int, int, int]]:
@@ -124,7 +125,10 @@ def write_mask(
             r1 = min(height, r0 + ROWS)
             layers = [_rows(p, r0, r1, width, f) for p, f in zip(placed, fns, strict=True)]
             qc = layers[0].astype(np.uint8)
-            seen = observed_v2022(qc) if recipe.rule == "v2022" else observed_single(qc, layers[1:])
+            if recipe.rule == "v2022":
+                seen = observed_v2022(qc, recipe.invalid_too)
+            else:
+                seen = observed_single(qc, layers[1:], recipe.invalid_too)
             dst.write(
                 np.where(seen, 255, 0).astype(np.uint8)[None], window=Window(0, r0, width, r1 - r0)
             )

@@ -239,11 +239,13 @@ def with_masks(jobs: list[Job], ledger: Ledger, cube: Path, failures: list[str])
         if job.version != "v2022":
             others = [_input(f"{base}/{n}.tif", by_href, ledger, cube) for n in RULE_LAYERS]
         got = [o for o in others if o is not None]
+        qc_itself = job.spec.kind == "bitmask"  # keeps its invalid pixels: see catalogue.qc
         recipe = MaskRecipe(
-            id=f"{base}/{qc_layer}",
+            id=f"{base}/{qc_layer}" + ("#qc" if qc_itself else ""),
             rule="v2022" if job.version == "v2022" else "single",
             qc=qc[0],
             others=tuple(i for i, _ in got),
+            invalid_too=qc_itself,
         )
         mask_fp = fingerprint([], qc[1], *(f for _, f in got))
         out.append((replace(job, mask=recipe), fingerprint([], sfp, mask_fp)))

@@ -185,7 +185,7 @@ def _collection(coll: Collection, item_hrefs: list[str], dates: list[DateEntry])
 def write_stac(cat: Catalogue, cube: Path) -> dict[str, str]:
     """Write (only what changed of) the STAC view; return its entries for ``Catalogue.views``."""
     children = []
-    for coll in cat.collections.values():
+    for coll in (cat.collections[k] for k in sorted(cat.collections)):
         dates = coll.sorted_dates()
         here = f"stac/{coll.name}"
         items: list[dict[str, Any]] = []

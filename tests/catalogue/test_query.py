@@ -149,8 +149,8 @@ def test_qc_decoding_matches_leaf_bits():
     )
     assert qc.tolist() == [168, 169, 170, 172, 64, 0]
     assert qcmod.sensor_code(qc).tolist() == [21, 21, 21, 21, 8, 0]
-    assert qcmod.has_data(qc).tolist() == [True, True, True, False, True, False]
+    assert qcmod.observed_v2022(qc).tolist() == [True, True, True, False, True, False]
     assert qcmod.is_valid(qc).tolist() == [True, False, False, False, True, False]
-    assert qcmod.keep(qc, "data").tolist() == qcmod.has_data(qc).tolist()
+    assert qcmod.keep(qc, "data").tolist() == qcmod.observed_v2022(qc).tolist()
     with pytest.raises(ValueError):
         qcmod.keep(qc, "all")

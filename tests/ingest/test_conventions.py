@@ -6,7 +6,7 @@ import numpy as np
 import rasterio
 
 from leafcube.catalogue import load
-from leafcube.catalogue.qc import has_data
+from leafcube.catalogue.qc import observed_v2022
 from leafcube.ingest.demo import month_layers, write_geotiff
 
 
@@ -29,7 +29,7 @@ def test_single_qc_exports_get_their_own_collection(tmp_path, run_ingest):
     custom = cat.collections["leaf-s2-20m-custom"].dates["2023-08-05"]
     assert (custom.start.isoformat(), custom.end.isoformat()) == ("2023-08-05", "2023-08-20")
     with rasterio.open(cube / monthly.dates["2023-08-01"].layers["LAI"].tiles["tile42"].href) as s:
-        np.testing.assert_array_equal(s.dataset_mask() == 255, has_data(layers["LAI_QC"][:, :300]))
+        np.testing.assert_array_equal(s.dataset_mask() == 255, observed_v2022(layers["LAI_QC"][:, :300]))
 
     v2022 = tmp_path / "v2022"
     v2022.mkdir()

@@ -14,7 +14,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from leafcube.catalogue import load
 from leafcube.catalogue.products import leaf_layers
-from leafcube.catalogue.qc import has_data
+from leafcube.catalogue.qc import observed_v2022
 from leafcube.ingest.demo import SPLIT_LAYER, TILES, month_layers
 from leafcube.ingest.names import parse_name
 
@@ -110,7 +110,7 @@ def test_mask_rule_zero_lai_stays_data_no_data_is_masked(demo_cube):
         with rasterio.open(base / "LAI.tif") as s:
             lai, mask = s.read(1), s.dataset_mask()
             assert s.mask_flag_enums[0] == [rasterio.enums.MaskFlags.per_dataset]
-        data = has_data(qc)
+        data = observed_v2022(qc)
         zero_and_data = (lai == 0) & data
         assert zero_and_data.sum() > 1000  # bare land and fallow fields: a real zero LAI
         assert (mask[zero_and_data] == 255).all()
