@@ -11,7 +11,7 @@ from affine import Affine
 from leafcube.catalogue import load
 from leafcube.ingest.demo import X_MIN, Y_MAX, write_month
 
-COLL = "leaf-s2-20m-monthly"
+COLL = "leaf-s2-20m-monthly-v2022"
 
 
 def _tif(path: Path, dtype="uint8", crs="EPSG:3979", x0=X_MIN, res=20.0, driver="GTiff") -> Path:
@@ -32,28 +32,32 @@ def _tif(path: Path, dtype="uint8", crs="EPSG:3979", x0=X_MIN, res=20.0, driver=
 
 def test_bad_files_fail_one_line_each_and_the_rest_lands(tmp_path, run_ingest):
     src = tmp_path / "exports"
-    good = write_month(src, 2023, 3)
+    good = write_month(src, 2023, 3, version="v2022")
     bad = {
         "tile42_2023_Apr_LAI_QC_20m.tif": "not a readable GeoTIFF",
         "tile42_2023_Apr_fAPAR_QC_20m.tif": "not a GeoTIFF (GDAL reads it as PNG)",
         "random_name.tif": "not a LEAF export name",
-        "tile42_2023_May_LAI_QC_20m.tif": "not aligned",
-        "tile42_2023_Jun_LAI_QC_20m.tif": "CRS is EPSG:4326",
-        "tile43_2023_Jul_LAI_QC_20m.tif": "pixel size is 30 x 30 m",
+        "tile42_2023_May_LAI_QC_20m.tif": (
+            "its pixel lattice is x = 10, y = 0 (mod 20 m), but collection "
+            f"{COLL}'s is x = 0, y = 0"
+        ),
         "tile42_2023_Aug_LAI_20m.tif": "no LAI_QC layer for 2023-08-01 tile42",
+        "tile42_2023_Oct_Date_20m.tif": "Date values 1..1 are day of year, but its LEAF version",
         "tile42_2023_Sep_Albedo_QC_20m.tif": "Albedo_QC must be uint8, not uint16",
-        "tile44_2023_Mar_LAI_QC_20m.tif": "lies outside tile44",
+        "tile42_2023_Agu_LAI_20m.tif": "expected a month (Jan..Dec)",
+        "tile42_2023_Mar_LIA_QC_20m.tif": "'LIA_QC' is not a LEAF layer",
         "missing_2023_Mar_LAI_20m.tif": "no such file or folder",
     }
     (src / "tile42_2023_Apr_LAI_QC_20m.tif").write_text("this is not a GeoTIFF\n")
     _tif(src / "tile42_2023_Apr_fAPAR_QC_20m.tif", driver="PNG")
     _tif(src / "random_name.tif")
     _tif(src / "tile42_2023_May_LAI_QC_20m.tif", x0=X_MIN + 10)
-    _tif(src / "tile42_2023_Jun_LAI_QC_20m.tif", crs="EPSG:4326", x0=-100.0, res=0.001)
-    _tif(src / "tile43_2023_Jul_LAI_QC_20m.tif", x0=-795_000.0, res=30.0)
     _tif(src / "tile42_2023_Aug_LAI_20m.tif")
+    _tif(src / "tile42_2023_Oct_LAI_QC_20m.tif")
+    _tif(src / "tile42_2023_Oct_Date_20m.tif", dtype="uint16")
     _tif(src / "tile42_2023_Sep_Albedo_QC_20m.tif", dtype="uint16")
-    _tif(src / "tile44_2023_Mar_LAI_QC_20m.tif")
+    _tif(src / "tile42_2023_Agu_LAI_20m.tif")
+    _tif(src / "tile42_2023_Mar_LIA_QC_20m.tif")
     cube = tmp_path / "cube"
     out = run_ingest(src, src / "missing_2023_Mar_LAI_20m.tif", "--cube", cube)
     assert out.returncode == 1
@@ -63,9 +67,9 @@ def test_bad_files_fail_one_line_each_and_the_rest_lands(tmp_path, run_ingest):
     for name, reason in bad.items():
         hits = [line for line in errors if f"/{name}:" in line]
         assert len(hits) == 1 and reason in hits[0], (name, out.stderr)
-    assert f"{len(good)} COG(s) written" in out.stderr and f"{len(bad)} failed" in out.stderr
+    assert f"{len(good) + 1} COG(s) written" in out.stderr and f"{len(bad)} failed" in out.stderr
     cat = load(cube, check=True)
-    assert list(cat.collections[COLL].dates) == ["2023-03-01"]
+    assert list(cat.collections[COLL].dates) == ["2023-03-01", "2023-10-01"]
     assert len(cat.collections[COLL].dates["2023-03-01"].layers) == 13
 
 
@@ -89,7 +93,7 @@ def test_explicit_layer_date_tile_ingests_any_name(tmp_path, run_ingest):
 
 def test_an_export_given_twice_is_refused_not_stitched(tmp_path, run_ingest):
     src = tmp_path / "exports"
-    write_month(src, 2023, 3)
+    write_month(src, 2023, 3, version="v2022")
     (src / "copy").mkdir()
     twin = src / "copy" / "tile42_2023_Mar_errorLAI_20m.tif"
     twin.write_bytes((src / twin.name).read_bytes())

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from leafcube.catalogue import load
-from leafcube.ingest.demo import make_exports, write_month, write_partition
+from leafcube.ingest.demo import make_exports, write_month
 
 LEAFCUBE = [sys.executable, "-m", "leafcube.cli.main"]
 COLL = "leaf-s2-20m-monthly"
@@ -31,13 +31,12 @@ def test_adding_one_month_adds_exactly_that_month(
     cube_copy, demo_exports, tmp_path, run_ingest, snapshot
 ):
     new = tmp_path / "new"
-    write_month(new, 2024, 1)
-    write_partition(new, 2024)
+    write_month(new, 2025, 1)  # current LEAF: tile42_2025/tile42_Jan_LAI_20m.tif, ...
     old_cat = load(cube_copy)
     before = snapshot(cube_copy)
     out = run_ingest(demo_exports, new, "--cube", cube_copy)
     assert out.returncode == 0, out.stderr
-    assert "28 COG(s) written, 314 unchanged" in out.stderr
+    assert "14 COG(s) written, 314 unchanged" in out.stderr
     after = snapshot(cube_copy)
     changed = {p for p in after if before.get(p) != after[p]}
     allowed_changed = {
@@ -50,18 +49,15 @@ def test_adding_one_month_adds_exactly_that_month(
     new_paths = {p for p in changed if p not in before}
     assert changed - new_paths == allowed_changed
     assert all(
-        p.startswith(
-            (f"{COLL}/2024-01-01/", f"{COLL}/partition/2024/", f"stac/{COLL}/items/2024-01-01_")
-        )
-        for p in new_paths
+        p.startswith((f"{COLL}/2025-01-01/", f"stac/{COLL}/items/2025-01-01_")) for p in new_paths
     ), new_paths
     cat = load(cube_copy)
     coll, old = cat.collections[COLL], old_cat.collections[COLL]
-    assert sorted(coll.dates) == [*sorted(old.dates), "2024-01-01"]
+    assert sorted(coll.dates) == [*sorted(old.dates), "2025-01-01"]
     for key, entry in old.dates.items():
         assert coll.dates[key].to_dict(list(coll.layers)) == entry.to_dict(list(coll.layers))
     gomez = orjson.loads((cube_copy / "gomez" / f"{COLL}.json").read_bytes())
-    assert "2024-01-01" in gomez and len(gomez) == 13
+    assert "2025-01-01" in gomez and len(gomez) == 25
 
 
 def test_base_url_makes_gomez_urls_absolute_and_is_remembered(cube_copy, demo_exports, run_ingest):
@@ -80,10 +76,9 @@ def test_kill_9_keeps_the_previous_catalogue_and_a_rerun_completes(tmp_path, run
     exports = make_exports(tmp_path / "exports", [(2023, m) for m in range(1, 6)])
     first = tmp_path / "first"
     first.mkdir()
-    for p in exports.glob("*_2023_Jan_*"):
-        shutil.move(p, first / p.name)
-    shutil.move(exports / "tile42_2023_Partition_20m.tif", first)
-    shutil.move(exports / "tile43_2023_Partition_20m.tif", first)
+    for p in [*exports.rglob("*_2023_Jan_*"), *exports.rglob("*_2023_Partition_*")]:
+        (first / p.parent.name).mkdir(exist_ok=True)
+        shutil.move(p, first / p.parent.name / p.name)
     cube = tmp_path / "cube"
     assert run_ingest(first, "--cube", cube).returncode == 0
     previous = (cube / "catalogue.json").read_bytes()
@@ -125,18 +120,41 @@ def test_kill_9_keeps_the_previous_catalogue_and_a_rerun_completes(tmp_path, run
     assert "0 COG(s) written" in again.stderr and "catalogue unchanged" in again.stderr
 
 
-def test_a_re_exported_qc_rewrites_it_and_the_layers_it_masks(tmp_path, run_ingest, snapshot):
+@pytest.mark.parametrize("layer", ["QC", "Albedo"])
+def test_a_re_exported_mask_input_rewrites_the_layers_it_masks(
+    tmp_path, run_ingest, snapshot, layer
+):
+    """2023 and later: which pixels hold data comes from QC and the other layers, so a
+    re-export of any of them rewrites every masked layer of its tile (not Partition)."""
     exports = make_exports(tmp_path / "exports", [(2023, 6)])
     cube = tmp_path / "cube"
     assert run_ingest(exports, "--cube", cube).returncode == 0
     before = snapshot(cube)
-    qc = exports / "tile42_2023_Jun_LAI_QC_20m.tif"
-    os.utime(qc, ns=(qc.stat().st_atime_ns, qc.stat().st_mtime_ns + 10**9))  # a re-export
+    src = exports / "tile42_2023" / f"tile42_2023_Jun_{layer}_20m.tif"
+    os.utime(src, ns=(src.stat().st_atime_ns, src.stat().st_mtime_ns + 10**9))  # a re-export
     out = run_ingest(exports, "--cube", cube)
     assert out.returncode == 0, out.stderr
-    assert "4 COG(s) written, 24 unchanged" in out.stderr
+    assert "6 COG(s) written, 8 unchanged" in out.stderr
     after = snapshot(cube)
     rewritten = {p for p in after if p.endswith(".tif") and after[p] != before.get(p)}
     base = f"{COLL}/2023-06-01/tile42"
-    assert rewritten == {f"{base}/{n}.tif" for n in ("LAI_QC", "LAI", "errorLAI", "Date")}
+    names = ("LAI", "fCOVER", "fAPAR", "Albedo", "QC", "Date")
+    assert rewritten == {f"{base}/{n}.tif" for n in names}
     assert after["catalogue.json"] == before["catalogue.json"]  # same files, same catalogue
+
+
+def test_a_re_exported_v2022_qc_rewrites_it_and_the_layers_it_masks(tmp_path, run_ingest, snapshot):
+    exports = tmp_path / "exports"
+    write_month(exports, 2022, 6, version="v2022")
+    cube = tmp_path / "cube"
+    assert run_ingest(exports, "--cube", cube).returncode == 0
+    before = snapshot(cube)
+    qc = exports / "tile42_2022_Jun_LAI_QC_20m.tif"
+    os.utime(qc, ns=(qc.stat().st_atime_ns, qc.stat().st_mtime_ns + 10**9))
+    out = run_ingest(exports, "--cube", cube)
+    assert out.returncode == 0, out.stderr
+    assert "4 COG(s) written, 22 unchanged" in out.stderr
+    after = snapshot(cube)
+    rewritten = {p for p in after if p.endswith(".tif") and after[p] != before.get(p)}
+    base = f"{COLL}-v2022/2022-06-01/tile42"
+    assert rewritten == {f"{base}/{n}.tif" for n in ("LAI_QC", "LAI", "errorLAI", "Date")}

@@ -99,7 +99,7 @@ VARIANTS = {
         "v2022",
         "tile42_2022",
         "tile42_2022_Aug",
-        "leaf-s2-20m-monthly",
+        "leaf-s2-20m-monthly-v2022",
         "2022-08-01",
         2022,
         8,
