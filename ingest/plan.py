@@ -48,7 +48,8 @@ def default_collection(exp: Export, res: float, crs: str) -> str:
     r = round(res)
     sensor = {20: "s2-", 30: "landsat-"}.get(r, "")
     period = "monthly" if exp.period == "yearly" else exp.period
-    name = f"leaf-{sensor}{r}m-{period}"
+    size = f"{r}m" if res >= 1 else f"{res:g}deg".replace(".", "p")  # geographic CRSs
+    name = f"leaf-{sensor}{size}-{period}"
     if exp.per_product_qc:
         name += "-v2022"
     if crs != CCRS_CRS:

@@ -150,7 +150,22 @@ def test_qc_decoding_matches_leaf_bits():
     assert qc.tolist() == [168, 169, 170, 172, 64, 0]
     assert qcmod.sensor_code(qc).tolist() == [21, 21, 21, 21, 8, 0]
     assert qcmod.observed_v2022(qc).tolist() == [True, True, True, False, True, False]
-    assert qcmod.is_valid(qc).tolist() == [True, False, False, False, True, False]
-    assert qcmod.keep(qc, "data").tolist() == qcmod.observed_v2022(qc).tolist()
+    assert qcmod.observed_v2022(qc, invalid_too=True).tolist() == [True] * 5 + [False]
+    # flags only: whether a pixel holds data at all is each COG's mask
+    assert qcmod.is_valid(qc).tolist() == [True, False, False, False, True, True]
+    assert qcmod.keep(qc, "valid").tolist() == qcmod.is_valid(qc).tolist()
+    assert qcmod.keep(qc, "data").all()
     with pytest.raises(ValueError):
         qcmod.keep(qc, "all")
+
+
+def test_single_qc_rule_tells_never_observed_from_clear():
+    """2023 and later: QC 0 is both; the other layers of the period tell them apart."""
+    qc = np.array([0, 0, 0, 1, 2, 4, 4], np.uint8)
+    lai = np.array([0, 0, 13, 0, 0, 0, 0], np.uint8)
+    albedo = np.array([0, 30, 28, 0, 0, 0, 0], np.uint8)
+    date = np.array([0, 0, 200, 0, 0, 0, 0], np.uint16)
+    seen = qcmod.observed_single(qc, [lai, albedo, date])
+    assert seen.tolist() == [False, True, True, True, True, False, False]
+    with_clouds = qcmod.observed_single(qc, [lai, albedo, date], invalid_too=True)
+    assert with_clouds.tolist() == [False, True, True, True, True, True, True]

@@ -34,7 +34,7 @@ def gdal_read(path, bounds):
         return ds.read(1, window=win, masked=True, boundless=True), ds.scales[0], ds.offsets[0]
 
 
-@pytest.mark.parametrize("layer", ["LAI", "fAPAR", "Date", "Partition", "LAI_QC"])
+@pytest.mark.parametrize("layer", ["LAI", "fAPAR", "Date", "Partition", "QC"])
 def test_mosaic_across_tiles_equals_vrt(cube, layer):
     folder, coll = cube
     entry = coll.sorted_dates()[6]
@@ -71,7 +71,7 @@ def test_qc_valid_hides_flagged_pixels(cube):
     for entry in coll.sorted_dates():
         data = read_layer(files, coll, entry, "LAI", grid, qc="data").data
         valid = read_layer(files, coll, entry, "LAI", grid, qc="valid").data
-        qc = read_layer(files, coll, entry, "LAI_QC", grid).data.filled(0).astype(np.uint8)
+        qc = read_layer(files, coll, entry, "QC", grid).data.filled(0).astype(np.uint8)
         np.testing.assert_array_equal(~np.ma.getmaskarray(valid), ~data.mask & is_valid(qc))
         total["data"] += data.count()
         total["valid"] += valid.count()
