@@ -1,7 +1,8 @@
 """The tile matrix sets tiles are served in: WebMercatorQuad and a Canada Atlas Lambert grid.
 
-``CCRS3979`` is an EPSG:3979 quadtree whose level 12 has 20 m cells on the CCRS pixel
-grid, so its tiles line up with the data; every level's ScaleDenominator is
+``CCRS3979`` is an EPSG:3979 quadtree whose level 12 has 20 m cells on Earth Engine's
+lattice (whole multiples of 20 m from the CRS origin, where LEAF's exports sit), so its
+tiles line up with the data; every level's ScaleDenominator is
 cell size / 0.00028 m, the WMTS rule QGIS relies on.
 """
 
@@ -13,7 +14,8 @@ from pyproj import CRS
 from .errors import APIError
 
 CCRS_ID = "CCRS3979"
-_CCRS_ORIGIN = (-2_600_000.0, 3_914_925.0)
+#: The CCRS tile grid's corner (-2,600,000, 3,914,925) moved up onto the 20 m lattice.
+_CCRS_ORIGIN = (-2_600_000.0, 3_914_940.0)
 _CCRS_LEVEL0_CELL = 20.0 * 2**12
 
 
@@ -26,7 +28,7 @@ def _ccrs() -> morecantile.TileMatrixSet:
         minzoom=0,
         maxzoom=14,
         id=CCRS_ID,
-        title="Canada Atlas Lambert (EPSG:3979) on the CCRS 20 m pixel grid",
+        title="Canada Atlas Lambert (EPSG:3979) on the 20 m Earth Engine lattice",
     )
 
 

@@ -18,6 +18,7 @@ import rasterio
 import xarray as xr
 
 from leafcube.client import Cube, DataStorage
+from leafcube.ingest.demo import DEMO_YEARS
 from tests.conftest import LEAFCUBE, start_nginx, stop_process
 
 COLL = "leaf-s2-20m-monthly"
@@ -47,20 +48,21 @@ def field_file(tmp_path_factory):
 
 
 def test_to_xarray(local):
-    res = local.extract(["LAI", "LAI_QC"], FIELD, "2023-05-01", "2023-08-31")
+    res = local.extract(["LAI", "QC"], FIELD, "2023-05-01", "2023-08-31", qc="data")
     ds = res.to_xarray()
     assert ds["LAI"].dims == ("time", "y", "x") and ds["LAI"].dtype == np.float32
     assert list(ds.time.dt.strftime("%Y-%m-%d").values) == res.dates
-    assert ds["LAI"].attrs["units"] == "m2 m-2" and ds["LAI"].attrs["qc_filter"] == "valid"
-    assert ds["LAI_QC"].attrs["flag_meanings"].split()[2] == "invalid"
-    qc, sensor = ds["LAI_QC"].values, ds["LAI_QC_sensor"].values
+    assert ds["LAI"].attrs["units"] == "m2 m-2" and ds["LAI"].attrs["qc_filter"] == "data"
+    assert ds["QC"].attrs["flag_meanings"].split()[2] == "invalid"
+    assert "QC_sensor" not in ds  # LEAF's QC has no sensor bits since 2023
+    qc = ds["QC"].values
     seen = np.isfinite(qc)
-    assert np.array_equal(sensor[seen], qc[seen].astype(np.uint8) >> 3)
-    assert set(np.unique(sensor[seen])) <= {0, 5, 7, 8, 9, 21} and 21 in sensor[seen]
-    invalid = ds["LAI_QC_invalid"].values[seen]
+    invalid = ds["QC_invalid"].values[seen]
+    assert np.array_equal(invalid, (qc[seen].astype(np.uint8) >> 2) & 1)
     assert set(np.unique(invalid)) == {0, 1}
-    lai = ds["LAI"].values[seen]
-    assert np.isnan(lai[invalid == 1]).all()  # qc="valid" hides what QC calls invalid
+    valid = local.extract("LAI", FIELD, "2023-05-01", "2023-08-31").stack("LAI")[seen]
+    assert np.isnan(valid[invalid == 1]).all()  # qc="valid" hides what QC calls invalid
+    assert np.isfinite(valid[invalid == 0]).any()
     assert "Lambert" in ds["spatial_ref"].attrs["crs_wkt"]
     x, y = res.coords()
     assert float(ds.x[0]) == x[0] == res.transform.c + 10
@@ -123,7 +125,7 @@ def test_timeseries_same_in_every_mode(local, server_url, nginx_url):
             "valid",
             "total",
         ]
-        assert len(frames[0]) == 2 * 10
+        assert len(frames[0]) == 2 * (10 + 12)  # March to December 2023, all of 2024
         for f in frames[1:]:
             pd.testing.assert_frame_equal(f, frames[0])
     with pytest.raises(ValueError, match="either point"):
@@ -172,8 +174,14 @@ def test_data_storage_like_gomezengine(demo_cube, server_url, nginx_url, field_f
         str(demo_cube),
     ):
         ds = DataStorage(url)
-        assert len(ds.data_db) == 12 and all(isinstance(k, dt.date) for k in ds.data_db)
-        assert len(ds.data_db[dt.date(2023, 7, 1)]) == len(ds.valid_bands) == 14
+        assert len(ds.data_db) == 12 * len(DEMO_YEARS) and all(
+            isinstance(k, dt.date) for k in ds.data_db
+        )
+        assert (
+            len(ds.data_db[dt.date(2023, 7, 1)])
+            == len(ds.valid_bands)
+            == len(ref.collection.layers)
+        )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             out = ds.extract_band(["LAI", "fAPAR"], roi=str(field_file))
@@ -219,7 +227,7 @@ def test_cli_get(server_url, field_file, tmp_path):
     assert "Traceback" not in bad.stderr
     tifs = tmp_path / "native"
     native = subprocess.run(
-        [*LEAFCUBE, "get", server_url, "--layers", "LAI", "--roi=-801000,607925,-799000,609925"]
+        [*LEAFCUBE, "get", server_url, "--layers", "LAI", "--roi=-801000,607920,-799000,609920"]
         + ["--roi-crs", "EPSG:3979", "--start", "2023-07-01", "--end", "2023-07-31"]
         + ["--out", str(tifs), "--quiet"],
         capture_output=True,
@@ -229,7 +237,7 @@ def test_cli_get(server_url, field_file, tmp_path):
     assert native.returncode == 0, native.stderr
     assert "100×100 px" in native.stdout  # 2 km at 20 m, snapped to the native grid
     with rasterio.open(next(tifs.glob("*.tif"))) as ds:
-        assert tuple(ds.bounds) == (-801_000.0, 607_925.0, -799_000.0, 609_925.0)
+        assert tuple(ds.bounds) == (-801_000.0, 607_920.0, -799_000.0, 609_920.0)
 
 
 def test_replaced_cog_is_read_again(demo_cube, tmp_path):

@@ -17,7 +17,7 @@ from leafcube.client.http import RetryPolicy
 from tests.conftest import LEAFCUBE, free_port, start_nginx, start_process, stop_process
 
 BBOX = (-107.46, 53.79, -107.36, 53.84)
-LAYERS = ["LAI", "fCOVER", "fAPAR", "Albedo", "errorLAI", "errorfCOVER", "errorfAPAR"]
+LAYERS = ["LAI", "fCOVER", "fAPAR", "Albedo", "QC", "Date"]
 
 
 def serve(cube, port: int):

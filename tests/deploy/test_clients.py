@@ -22,7 +22,7 @@ from leafcube.client import Cube
 LAYERS = ["LAI", "fCOVER"]
 DATES = ("2023-05-01", "2023-06-01")
 #: 2 km × 2 km, pixel-aligned, straddling tiles 42 and 43 (EPSG:3979).
-BBOX = (-801_000.0, 606_925.0, -799_000.0, 608_925.0)
+BBOX = (-801_000.0, 606_920.0, -799_000.0, 608_920.0)  # on the 20 m lattice
 NATIVE = "EPSG:3979"
 
 LEAFCUBE_RUNNER = """

@@ -117,6 +117,11 @@ def test_wmts_capabilities_read_by_owslib(h2, served):
             cell = tms.matrix(int(z)).cellSize
             assert matrix.scaledenominator == pytest.approx(cell / 0.00028)
     t = TMS["CCRS3979"].tile(LON, LAT, 12)
+    # level 12's cells are the data's pixels: its tile edges sit on the collection's lattice
+    edges = TMS["CCRS3979"].xy_bounds(t)
+    assert TMS["CCRS3979"].matrix(12).cellSize == coll.resolution
+    for edge, origin in zip(edges, (*coll.origin, *coll.origin), strict=True):
+        assert (edge - origin) % coll.resolution == pytest.approx(0, abs=1e-6), edges
     # QGIS 3.22 without tileDimensions sends the literal {time}: the latest date answers
     url = (
         template.replace("{TileMatrixSet}", "CCRS3979")
