@@ -120,3 +120,28 @@ def test_unusable_cube_folders_give_one_line(tmp_path, run_ingest):
     out = run_ingest(src, "--cube", broken)
     assert out.returncode == 2 and "catalogue is not JSON" in out.stderr
     assert (broken / "catalogue.json").read_text() == "{"  # left for the user to look at
+
+
+def test_a_drive_download_with_a_duplicate(tmp_path, run_ingest):
+    """Subfolders as Drive gives them, two LEAF versions in one run, one file downloaded
+    twice: one line naming both copies, everything else lands, exit status 1."""
+    drive = tmp_path / "Downloads"
+    write_month(drive, 2023, 6)  # tile42_2023/, tile43_2023/: LEAF's 2023 style
+    write_month(drive, 2024, 6)  # tile42_2024/, tile43_2024/: current LEAF
+    again = drive / "tile42_2024 (1)" / "tile42_2024"  # the same folder downloaded again
+    again.mkdir(parents=True)
+    first = drive / "tile42_2024" / "tile42_Jun_fAPAR_20m.tif"
+    (again / first.name).write_bytes(first.read_bytes())
+    out = run_ingest(drive, "--cube", tmp_path / "cube")
+    assert out.returncode == 1
+    errors = [line for line in out.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and "the same layer, date and tile as" in errors[0]
+    assert str(again / first.name) in errors[0] and str(first) in errors[0]
+    coll = load(tmp_path / "cube").collections["leaf-s2-20m-monthly"]
+    assert sorted(coll.dates) == ["2023-06-01", "2024-06-01"]
+    assert {t: set(e.layers) for t, e in coll.dates.items()} == {
+        "2023-06-01": {"LAI", "fCOVER", "fAPAR", "Albedo", "QC", "Date"},
+        "2024-06-01": {"LAI", "fCOVER", "fAPAR", "Albedo", "QC", "Date", "Partition"},
+    }  # current LEAF exports Partition with each window
+    assert set(coll.dates["2024-06-01"].layers["fAPAR"].tiles) == {"tile43"}
+    assert set(coll.dates["2024-06-01"].layers["LAI"].tiles) == {"tile42", "tile43"}
