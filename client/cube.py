@@ -13,9 +13,8 @@ import datetime as dt
 import functools
 import os
 import warnings
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
@@ -31,11 +30,12 @@ from tqdm import TqdmWarning
 from leafcube.catalogue import Collection, DateEntry, query
 from leafcube.catalogue.qc import QCFilter
 from leafcube.catalogue.roi import WGS84, ROILike, bbox_geometry
-from leafcube.reader import CubeFiles, Lanes, RoiGrid, read_layer, roi_grid
+from leafcube.reader import CubeFiles, Lanes, read_layer, roi_grid
 
 from . import wire
 from .errors import ClientError, ExtractError, TooLarge
 from .http import Fetcher, RetryPolicy
+from .plan import LayersLike, Plan, layer_names
 from .result import Extract
 from .roi import load_roi
 from .source import Mode, open_source
@@ -47,7 +47,6 @@ with warnings.catch_warnings():
     from tqdm.auto import tqdm
 
 T = TypeVar("T")
-LayersLike = str | Sequence[str]
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -83,30 +82,6 @@ def blocking(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
     twin.__name__ = method.__name__.removesuffix("_async")
     twin.__qualname__ = method.__qualname__.removesuffix("_async")
     return twin
-
-
-def layer_names(layers: LayersLike) -> list[str]:
-    """Layer names from a list or a comma-separated string."""
-    if isinstance(layers, str):
-        return [n.strip() for n in layers.split(",") if n.strip()]
-    return list(layers)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What one extract reads: collection, layers, dates and the ROI's pixel grid."""
-
-    coll: Collection
-    layers: list[str]
-    entries: list[DateEntry]
-    grid: RoiGrid
-    roi: BaseGeometry | Sequence[float]
-    roi_crs: str
-    qc: QCFilter
-
-    @property
-    def keys(self) -> list[str]:
-        return [e.key for e in self.entries]
 
 
 class Cube:

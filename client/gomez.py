@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from leafcube.catalogue.gomez import gomez_view
 from leafcube.catalogue.qc import QCFilter
-from leafcube.ingest.gomez import gomez_view
 
 from .cube import Cube
 from .errors import ClientError

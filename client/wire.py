@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import httpx
 import numpy as np
@@ -29,11 +29,9 @@ from leafcube.catalogue.roi import bbox_geometry
 from leafcube.reader import RoiGrid
 
 from .errors import ClientError
+from .plan import Plan
 from .source import Source
 from .stats import STAT_COLUMNS
-
-if TYPE_CHECKING:
-    from .cube import Plan
 
 #: How subsets travel: ``dn`` (DNs and mask, zstd), ``npy`` (raw float32) or ``tif``
 #: (deflated float32 GeoTIFF).

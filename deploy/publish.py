@@ -13,41 +13,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from leafcube.catalogue import CATALOGUE_NAME, Catalogue, load
-from leafcube.ingest.gomez import gomez_view
-from leafcube.ingest.state import locked, read_json, write_json
+from leafcube.catalogue import CATALOGUE_NAME, load
+from leafcube.catalogue.folder import locked, read_json
 
-#: Files of a phase are all in place before the next phase starts.
-PHASES = ("data", "mosaics and other files", "views", "catalogue")
-VIEW_FOLDERS = ("stac/", "gomez/")
-
-
-def phase_of(href: str) -> int:
-    """Which phase publishes ``href`` (a path relative to the cube root)."""
-    if href == CATALOGUE_NAME:
-        return 3
-    if href.startswith(VIEW_FOLDERS):
-        return 2
-    if href.lower().endswith((".tif", ".tiff")):
-        return 0
-    return 1
-
-
-def cube_files(root: Path) -> Iterator[str]:
-    """Every publishable file under ``root`` as a relative POSIX path; hidden paths skipped."""
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        rel = Path(folder).relative_to(root)
-        for name in sorted(names):
-            if not name.startswith("."):
-                yield (rel / name).as_posix()
+from .layout import PHASES, PublishPlan, cube_files, gomez_views, phase_of, write_views
+from .rsync import is_remote, rsync_publish
 
 
 def unchanged(src: Path, dst: Path) -> bool:
@@ -84,29 +59,9 @@ def check_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
-@dataclass
-class Plan:
-    """What a publish would do; ``copies`` are in publishing order."""
-
-    copies: list[str] = field(default_factory=list)
-    views: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    stale: list[str] = field(default_factory=list)
-    up_to_date: int = 0
-    bytes: int = 0
-
-    @property
-    def empty(self) -> bool:
-        return not (self.copies or self.views or self.stale)
-
-
-def gomez_views(cat: Catalogue, base_url: str) -> dict[str, dict[str, list[str]]]:
-    """Each collection's GomezEngine view with absolute URLs under ``base_url``."""
-    return {f"gomez/{n}.json": gomez_view(c, base_url + "/") for n, c in cat.collections.items()}
-
-
-def plan(cube: Path, dest: Path, base_url: str, delete: bool = False) -> Plan:
+def plan(cube: Path, dest: Path, base_url: str, delete: bool = False) -> PublishPlan:
     """Compare ``cube`` with ``dest`` and list what publishing must write (and remove)."""
-    p = Plan()
+    p = PublishPlan()
     views = gomez_views(load(cube), base_url)
     wanted = set(views)
     for href in sorted(cube_files(cube), key=lambda h: (phase_of(h), h)):
@@ -138,12 +93,6 @@ def remove_stale(dest: Path, hrefs: list[str]) -> None:
             folder = folder.parent
 
 
-def write_views(dest: Path, views: dict[str, dict[str, list[str]]]) -> None:
-    """Write the GomezEngine views (atomically, only those that changed)."""
-    for href, view in views.items():
-        write_json(dest / href, view)
-
-
 def publish(
     cube: Path,
     dest: str | Path,
@@ -152,15 +101,13 @@ def publish(
     delete: bool = False,
     dry_run: bool = False,
     progress: bool = False,
-) -> Plan:
+) -> PublishPlan:
     """Publish ``cube`` into ``dest`` for readers at ``base_url``; returns what it did (or would).
 
     ``dest`` is a folder, or ``[user@]host:/path`` for another machine (over rsync).
     Holds the cube's ingest lock, so an ingest running now makes this fail fast
     rather than publish a half-written state.
     """
-    from .rsync import is_remote, rsync_publish  # rsync.py builds on this module
-
     cube = cube.resolve()
     base_url = check_base_url(base_url)
     if not (cube / CATALOGUE_NAME).is_file():

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .publish import PHASES, Plan, phase_of, publish
+from .layout import PHASES, PublishPlan, phase_of
+from .publish import publish
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -47,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def describe(p: Plan) -> list[str]:
+def describe(p: PublishPlan) -> list[str]:
     """One line per phase that has work, then the files to remove."""
     lines = []
     for i, name in enumerate(PHASES):

@@ -17,7 +17,7 @@ from pathlib import Path
 from leafcube.catalogue import load
 
 from . import DeployError
-from .publish import PHASES, Plan, cube_files, gomez_views, phase_of, write_views
+from .layout import PHASES, PublishPlan, cube_files, gomez_views, phase_of, write_views
 
 
 def is_remote(dest: str) -> bool:
@@ -44,7 +44,7 @@ def _sent(lines: list[str]) -> list[str]:
 
 def rsync_publish(
     cube: Path, dest: str, base_url: str, *, delete: bool = False, dry_run: bool = False
-) -> Plan:
+) -> PublishPlan:
     """Publish ``cube`` to the rsync destination ``dest``; returns what was (or would be) sent.
 
     The caller holds the cube's ingest lock.
@@ -52,7 +52,7 @@ def rsync_publish(
     dest = dest.rstrip("/") + "/"
     views = gomez_views(load(cube), base_url)
     hrefs = [h for h in cube_files(cube) if h not in views]
-    p = Plan()
+    p = PublishPlan()
     with tempfile.TemporaryDirectory(prefix="leafcube-publish-") as tmp:
         staging, lists = Path(tmp) / "views", Path(tmp)
         write_views(staging, views)

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .state import state_dir
+from leafcube.catalogue.folder import state_dir
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from leafcube.catalogue import load
+from leafcube.catalogue.folder import locked, tmp_dir
 from leafcube.catalogue.models import Catalogue
 
 from .cog import Written, build_cog
@@ -27,7 +28,7 @@ from .names import Export, NameError_, explicit_export, parse_name
 from .plan import Pending, plan_jobs, with_masks
 from .publish import publish, record
 from .scan import find_files
-from .state import Ledger, locked, save_settings, settings, tmp_dir
+from .state import Ledger, save_settings, settings
 from .versions import resolve_versions
 
 #: Seconds between ledger saves while COGs land (what a killed run keeps).

@@ -10,16 +10,17 @@ import datetime as dt
 from pathlib import Path
 
 from leafcube.catalogue import save
+from leafcube.catalogue.folder import write_if_changed
+from leafcube.catalogue.gomez import write_gomez
 from leafcube.catalogue.grid import CCRS_CRS, X0, Y0
 from leafcube.catalogue.models import Catalogue, Collection, DateEntry, LayerFiles, TileFile
 from leafcube.catalogue.roi import WGS84, transform_bounds
 
 from .cog import Grid, Job, Written
-from .gomez import write_gomez
 from .mosaic import mosaic_href, mosaic_xml
 from .plan import add_layer, new_collection, source_fp
 from .stac import write_stac
-from .state import Ledger, write_if_changed
+from .state import Ledger
 
 
 def record(job: Job, written: Written, fp: str) -> dict:

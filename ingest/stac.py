@@ -14,10 +14,9 @@ from typing import Any
 
 from shapely.geometry import box, mapping
 
+from leafcube.catalogue.folder import write_json
 from leafcube.catalogue.models import Catalogue, Collection, DateEntry, LayerSpec, TileFile
 from leafcube.catalogue.roi import WGS84, reproject
-
-from .state import write_json
 
 STAC_VERSION = "1.1.0"
 COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"

@@ -7,60 +7,17 @@ after a crash. Dot-folders are never served.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
-import shutil
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
+from leafcube.catalogue.folder import read_json, state_dir, write_json
 
-from leafcube.catalogue import write_bytes_atomic
-
-STATE_DIR = ".leafcube"
 LEDGER_NAME = "ledger.json"
 SETTINGS_NAME = "settings.json"
 #: Bump when the COG recipe changes, so a re-run rewrites every COG.
 RECIPE = "cog-2"
-
-
-def state_dir(cube: Path) -> Path:
-    """``CUBE/.leafcube``."""
-    return cube / STATE_DIR
-
-
-def tmp_dir(cube: Path) -> Path:
-    """Where COGs are written before they are renamed into place."""
-    return state_dir(cube) / "tmp"
-
-
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomically write ``data`` unless the file already holds exactly it; True when written."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    write_bytes_atomic(path, data)
-    return True
-
-
-def read_json(path: Path, default: Any) -> Any:
-    """A JSON file's content, or ``default`` when it does not exist."""
-    try:
-        return orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        return default
-
-
-def write_json(path: Path, doc: Any) -> bool:
-    """Write ``doc`` as indented, key-sorted JSON if it changed."""
-    return write_if_changed(
-        path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    )
 
 
 def fingerprint(paths: Sequence[Path], *extra: str) -> str:
@@ -76,28 +33,6 @@ def fingerprint(paths: Sequence[Path], *extra: str) -> str:
     for e in extra:
         h.update(f"|{e}".encode())
     return h.hexdigest()[:24]
-
-
-@contextmanager
-def locked(cube: Path) -> Iterator[None]:
-    """Hold the cube's ingest lock; a second ``leafcube ingest`` of the same cube fails fast.
-
-    Temp files (left by a killed run, or made by this one) are removed once the
-    lock is ours and again before it is released.
-    """
-    sdir = state_dir(cube)
-    sdir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(sdir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(f"{cube}: another leafcube ingest is writing this cube") from None
-        shutil.rmtree(tmp_dir(cube), ignore_errors=True)
-        yield
-        shutil.rmtree(tmp_dir(cube), ignore_errors=True)
-    finally:
-        os.close(fd)
 
 
 class Ledger:

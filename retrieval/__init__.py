@@ -3,7 +3,7 @@
 See docs/retrieval.md. The engine is numpy only; training needs ``leafcube[train]``.
 """
 
-from .engine import Engine, Outputs
+from .engine import Engine
 from .formats import (
     load,
     load_json,
@@ -15,6 +15,7 @@ from .formats import (
     write_snap,
 )
 from .network import Domain, Net, NetSet
+from .outputs import Outputs
 from .qc import encode_products, to_uint8
 from .sensors import SENSORS, Sensor
 

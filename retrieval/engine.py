@@ -9,24 +9,15 @@ folded float32 weights do not cancel catastrophically (docs/retrieval.md).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
 from .network import Net, NetSet
+from .outputs import Outputs
 from .qc import encode_products
 
 #: Pixels per chunk: keeps the (5 K x chunk) hidden layer in cache.
 CHUNK = 16384
-
-
-@dataclass(frozen=True)
-class Outputs:
-    """Float estimates and uncertainties (product -> array) plus the domain flag."""
-
-    estimates: dict[str, np.ndarray]
-    errors: dict[str, np.ndarray]
-    out_of_domain: np.ndarray
 
 
 class Engine:

@@ -9,15 +9,12 @@ with sensor code 0 (no observation) are 0 in every layer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from leafcube.catalogue.products import leaf_layers, qc_layer_name
 from leafcube.catalogue.qc import encode
 
-if TYPE_CHECKING:
-    from .engine import Outputs
+from .outputs import Outputs
 
 _LAYERS = leaf_layers(per_product_qc=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from leafcube.catalogue import Collection
-from leafcube.ingest.gomez import gomez_view
+from leafcube.catalogue.gomez import gomez_view
 
 from .deps import cube
 from .models import CollectionDetail, CollectionList, CollectionSummary, DateOut, Link

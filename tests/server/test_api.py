@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from leafcube.catalogue import load
-from leafcube.ingest.gomez import gomez_view
+from leafcube.catalogue.gomez import gomez_view
 
 
 def test_collections(h2, served):

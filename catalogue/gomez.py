@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from leafcube.catalogue.models import Catalogue, Collection
-
-from .state import write_json
+from .folder import write_json
+from .models import Catalogue, Collection
 
 
 def gomez_view(coll: Collection, base_url: str | None) -> dict[str, list[str]]:
