@@ -12,7 +12,7 @@ from .models import LayerSpec, QCBit
 PRODUCTS: tuple[str, ...] = ("LAI", "fCOVER", "fAPAR", "Albedo")
 
 #: Sensor codes stored in QC bits 3-7 (``qc >> 3``).
-SENSORS: dict[int, str] = {
+QC_SENSOR_CODES: dict[int, str] = {
     5: "Landsat 5",
     7: "Landsat 7",
     8: "Landsat 8",
@@ -29,7 +29,12 @@ QC_FLAG_BITS: tuple[QCBit, ...] = (
 #: QC bits of v2022 exports: the flags and the sensor code (0 = never observed).
 QC_BITS: tuple[QCBit, ...] = (
     *QC_FLAG_BITS,
-    QCBit(3, 5, "sensor", "sensor code: " + ", ".join(f"{k} = {v}" for k, v in SENSORS.items())),
+    QCBit(
+        3,
+        5,
+        "sensor",
+        "sensor code: " + ", ".join(f"{k} = {v}" for k, v in QC_SENSOR_CODES.items()),
+    ),
 )
 
 _PRODUCT_INFO: dict[str, tuple[float, tuple[float, float], str, str, str]] = {

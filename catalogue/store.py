@@ -104,7 +104,8 @@ def save(cat: Catalogue, cube_dir: str | os.PathLike[str]) -> bool:
         new.pop("updated", None)
         if old == new:
             return False
-    cat.updated = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    validate(cat.to_dict())
+    stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    validate(cat.to_dict() | {"updated": stamp})  # an invalid catalogue is left unstamped
+    cat.updated = stamp
     write_bytes_atomic(path, dumps(cat))
     return True

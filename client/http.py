@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import certifi
 import httpx
 import orjson
 
@@ -74,7 +75,10 @@ def error_message(response: httpx.Response) -> str:
 
 @cache
 def _ssl_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
-    return httpx.create_ssl_context()  # reads SSL_CERT_FILE / SSL_CERT_DIR, else certifi
+    """A context trusting ``cafile``/``capath`` when set, else certifi's bundle."""
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def ssl_context() -> ssl.SSLContext:

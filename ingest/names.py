@@ -59,7 +59,7 @@ _CANONICAL = {n.lower(): n for p in PRODUCTS for n in (p, f"error{p}", f"{p}_QC"
 _EXAMPLE = "tile42_Aug_LAI_20m.tif in a folder tile42_2024/, or tile42_2023_Aug_LAI_20m.tif"
 
 
-class NameError_(ValueError):
+class ExportNameError(ValueError):
     """A file whose name is not a LEAF export name (and no explicit layer/date/tile was given)."""
 
 
@@ -112,7 +112,7 @@ def _day(text: str, path: Path) -> dt.date:
     try:
         return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
     except ValueError:
-        raise NameError_(f"{path}: {text!r} is not a date") from None
+        raise ExportNameError(f"{path}: {text!r} is not a date") from None
 
 
 def year_from_folders(path: Path) -> int | None:
@@ -169,28 +169,28 @@ def parse_name(path: Path, year: int | None = None) -> Export:
     """Read layer, period, region, resolution and version from a LEAF export's file name.
 
     Current exports carry no year: it comes from ``year`` or from a parent folder named
-    like ``tile42_2024`` or ``2024``. Raises :class:`NameError_` with a one-line reason.
+    like ``tile42_2024`` or ``2024``. Raises :class:`ExportNameError` with a one-line reason.
     """
     if path.suffix.lower() not in (".tif", ".tiff"):
-        raise NameError_(f"{path}: not a .tif file name")
+        raise ExportNameError(f"{path}: not a .tif file name")
     stem, piece = split_piece(path.stem)
     m = _NAME.match(stem)
     if m is None:
-        raise NameError_(_near_miss(path, stem))
+        raise ExportNameError(_near_miss(path, stem))
     layer = _CANONICAL[m["layer"].lower()]
     version = _version(m, layer)
     mon = (m["mon"] or m["mon_only"] or "").lower()
     if mon == "mone" and layer != "Date":
-        raise NameError_(f"{path}: 'Mone' marks the v2022 peak-season Date only")
+        raise ExportNameError(f"{path}: 'Mone' marks the v2022 peak-season Date only")
     if m["start"]:
         start, end = _day(m["start"], path), _day(m["end"], path)
         if end < start:
-            raise NameError_(f"{path}: the window ends before it starts")
+            raise ExportNameError(f"{path}: the window ends before it starts")
         period: Period = "custom"
     else:
         y = int(m["year"]) if m["year"] else (year or year_from_folders(path))
         if y is None:
-            raise NameError_(
+            raise ExportNameError(
                 f"{path}: the name has no year; put it in its LEAF folder named like "
                 "tile42_2024/ (or 2024/), or pass --year"
             )
@@ -211,11 +211,11 @@ def explicit_export(path: Path, layer: str, date: dt.date, tile: str) -> Export:
     The period runs from ``date`` to the end of its month (the whole year for Partition).
     """
     if not _REGION.match(tile):
-        raise NameError_(f"--tile {tile!r}: use letters, digits, '.', '_' or '-'")
+        raise ExportNameError(f"--tile {tile!r}: use letters, digits, '.', '_' or '-'")
     canonical = _CANONICAL.get(layer.lower())
     if canonical is None:
         known = ", ".join(dict.fromkeys(_CANONICAL.values()))
-        raise NameError_(f"--layer {layer!r} is not a LEAF layer ({known})")
+        raise ExportNameError(f"--layer {layer!r} is not a LEAF layer ({known})")
     _, piece = split_piece(path.stem)
     version: Version | None = None
     if canonical.startswith("error") or canonical.endswith("_QC"):

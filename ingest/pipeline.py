@@ -24,7 +24,7 @@ from leafcube.catalogue.models import Catalogue
 from .cog import Written, build_cog
 from .errors import IngestError
 from .mask import MaskFiles
-from .names import Export, NameError_, explicit_export, parse_name
+from .names import Export, ExportNameError, explicit_export, parse_name
 from .plan import Pending, plan_jobs, with_masks
 from .publish import publish, record
 from .scan import find_files
@@ -76,7 +76,7 @@ def _parse_all(
                 exp = explicit_export(path, explicit.layer, explicit.date, explicit.tile)
             else:
                 exp = parse_name(path, year)
-        except NameError_ as exc:
+        except ExportNameError as exc:
             failures.append(str(exc))
             continue
         groups.setdefault(exp.group, (exp, []))[1].append(path)

@@ -155,12 +155,13 @@ def read_many(
     """Every (layer, date) pair on ``grid``, read on :class:`Lanes` threads:
     ``{layer: {date: read}}``."""
     lanes = shared_lanes(workers)
+    layers, entries = list(layers), list(entries)  # each is walked more than once
     jobs = [(layer, e) for layer in layers for e in entries]
     futures = [
         lanes.submit(coll, layer, e, read_layer, files, coll, e, layer, grid, qc)
         for layer, e in jobs
     ]
-    result: dict[str, dict[str, LayerRead]] = {layer: {} for layer, _ in jobs}
+    result: dict[str, dict[str, LayerRead]] = {layer: {} for layer in layers}
     try:
         for (layer, e), future in zip(jobs, futures, strict=True):
             result[layer][e.key] = future.result()

@@ -34,6 +34,15 @@ def test_save_skips_unchanged_content(tmp_path, small_catalogue):
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
 
 
+def test_an_invalid_catalogue_is_neither_written_nor_stamped(tmp_path, small_catalogue):
+    cat = small_catalogue
+    cat.collections["Not A Name"] = next(iter(cat.collections.values()))
+    stamp = cat.updated
+    with pytest.raises(ValueError):
+        save(cat, tmp_path)
+    assert cat.updated == stamp and not (tmp_path / "catalogue.json").exists()
+
+
 def test_leaf_layers_encodings():
     layers = leaf_layers(per_product_qc=True)
     assert list(layers)[:4] == list(PRODUCTS)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
+import certifi
 import numpy as np
 import pytest
 
 from leafcube.client import Cube
+from leafcube.client.http import ssl_context
 from tests.conftest import LEAFCUBE, free_port, start_process, stop_process
 
 FIELD = (-107.445, 53.760, -107.405, 53.785)
@@ -46,3 +49,16 @@ def test_server_and_static_over_tls(tls_url, demo_cube, monkeypatch):
     for cube in (server, static):
         res = cube.extract("LAI", FIELD, "2023-06-01", "2023-08-31")
         assert np.array_equal(res.stack("LAI"), ref.stack("LAI"), equal_nan=True)
+
+
+def test_the_ca_settings_in_force_are_the_ones_trusted(tmp_path, monkeypatch):
+    """SSL_CERT_FILE names the only CA trusted; without it, certifi's bundle."""
+    bundle = Path(certifi.where()).read_text()
+    first = bundle[: bundle.index("-----END CERTIFICATE-----") + 25] + "\n"
+    one = tmp_path / "one-ca.pem"
+    one.write_text(first[first.index("-----BEGIN CERTIFICATE-----") :])
+    monkeypatch.setenv("SSL_CERT_FILE", str(one))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    assert len(ssl_context().get_ca_certs()) == 1
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert len(ssl_context().get_ca_certs()) > 50

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from leafcube.ingest.names import NameError_, explicit_export, parse_name
+from leafcube.ingest.names import ExportNameError, explicit_export, parse_name
 from leafcube.ingest.plan import default_collection
 
 
@@ -43,7 +43,7 @@ def test_v2022_peak_season_mone_date_and_partition():
         "2022-06-15",
         "v2022",
     )
-    with pytest.raises(NameError_, match="Mone"):
+    with pytest.raises(ExportNameError, match="Mone"):
         parse_name(Path("tile42_2022_Mone_LAI_20m.tif"))
     part = parse_name(Path("tile42_2023_Partition_20m.tif"))
     assert (part.period, part.key) == ("yearly", "partition/2023")
@@ -77,7 +77,7 @@ def test_current_names_year_from_the_drive_folder():
     )
     part = parse_name(Path("tile42_2024/tile42_Aug_Partition_20m.tif"))
     assert (part.period, part.key) == ("monthly", "2024-08-01")  # one per window
-    with pytest.raises(NameError_, match="no year"):
+    with pytest.raises(ExportNameError, match="no year"):
         parse_name(Path("/data/tile42_Aug_LAI_20m.tif"))
 
 
@@ -96,7 +96,7 @@ def test_custom_window():
         "current",
     )
     assert parse_name(Path("site_20230510_20230620_LAI_20m.tif")).start == dt.date(2023, 5, 10)
-    with pytest.raises(NameError_, match="ends before"):
+    with pytest.raises(ExportNameError, match="ends before"):
         parse_name(Path("site_2023-06-10_2023-05-20_LAI_20m.tif"))
 
 
@@ -109,7 +109,7 @@ def test_custom_window():
     ],
 )
 def test_near_miss_names_say_what_was_expected(name, says):
-    with pytest.raises(NameError_, match=says):
+    with pytest.raises(ExportNameError, match=says):
         parse_name(Path(name))
 
 
@@ -125,7 +125,7 @@ def test_gee_pieces_share_one_layer():
     ["notes.txt", "tile42_2023_Aug_NDVI_20m.tif", "tile42_2023_Aug_LAI.tif", "LAI_20m.tif"],
 )
 def test_unknown_names_name_the_file(name):
-    with pytest.raises(NameError_, match=name.split(".")[0]):
+    with pytest.raises(ExportNameError, match=name.split(".")[0]):
         parse_name(Path(name))
 
 
@@ -137,5 +137,5 @@ def test_explicit_layer_date_tile():
         dt.date(2023, 4, 30),
         "tile42",
     )
-    with pytest.raises(NameError_, match="not a LEAF layer"):
+    with pytest.raises(ExportNameError, match="not a LEAF layer"):
         explicit_export(Path("x.tif"), "NDVI", dt.date(2023, 4, 1), "tile42")

@@ -14,7 +14,7 @@ from leafcube.catalogue import ROIError, load
 from leafcube.catalogue.qc import is_valid
 from leafcube.catalogue.query import collection
 from leafcube.catalogue.roi import reproject
-from leafcube.reader import CubeFiles, Lanes, read_layer, roi_grid
+from leafcube.reader import CubeFiles, Lanes, read_layer, read_many, roi_grid
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +108,16 @@ def test_lanes_pin_each_layer_and_date_to_one_thread(cube):
         assert first["LAI", entries[1].key] == first["fCOVER", entries[0].key]
     finally:
         lanes.shutdown()
+
+
+def test_read_many_takes_generators(cube):
+    folder, coll = cube
+    grid = roi_grid(coll, native_roi(coll, 3000.0), coll.crs)
+    entries = coll.sorted_dates()[5:8]
+    files = CubeFiles(str(folder))
+    got = read_many(files, coll, (e for e in entries), (n for n in ("LAI", "QC")), grid)
+    assert {n: sorted(d) for n, d in got.items()} == {
+        n: [e.key for e in entries] for n in ("LAI", "QC")
+    }
+    one = read_layer(files, coll, entries[2], "QC", grid)
+    np.testing.assert_array_equal(got["QC"][entries[2].key].data, one.data)
