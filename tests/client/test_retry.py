@@ -7,6 +7,7 @@ import shutil
 import signal
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -18,6 +19,21 @@ from tests.conftest import LEAFCUBE, free_port, start_nginx, start_process, stop
 
 BBOX = (-107.46, 53.79, -107.36, 53.84)
 LAYERS = ["LAI", "fCOVER", "fAPAR", "Albedo", "QC", "Date"]
+
+
+def reading_cogs(pgid: int) -> bool:
+    """True once a process of the server's group holds a COG open: it is serving pixels."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(proc.name)) != pgid:
+                continue
+            if any(os.readlink(fd).endswith(".tif") for fd in (proc / "fd").iterdir()):
+                return True
+        except (ProcessLookupError, FileNotFoundError, PermissionError):
+            continue
+    return False
 
 
 def serve(cube, port: int):
@@ -45,12 +61,13 @@ def test_server_killed_and_restarted_mid_extract(demo_cube):
 
         worker = threading.Thread(target=run)
         worker.start()
-        time.sleep(0.4)
+        deadline = time.monotonic() + 60
+        while not reading_cogs(proc.pid) and worker.is_alive() and time.monotonic() < deadline:
+            worker.join(0.01)  # poll: the server opens its first COG for the first subset
         assert worker.is_alive(), "the extract finished before the server could be killed"
         os.killpg(proc.pid, signal.SIGKILL)  # the server and its workers die at once
         proc.wait()
-        time.sleep(1.0)
-        assert worker.is_alive()
+        assert worker.is_alive()  # retrying, not failed
         proc = serve(demo_cube, port)  # same port
         worker.join(timeout=120)
         assert not worker.is_alive()

@@ -19,8 +19,8 @@ import pytest
 from tests.conftest import stop_process
 from tests.deploy.conftest import start_stack
 
-LOAD_SECONDS = 4.0
-KILL_AT = 1.5
+#: Answers the clients must have had before the worker is killed, and again after.
+WARM = 12
 CLIENTS = 4
 
 
@@ -40,26 +40,41 @@ def pids(out: Path) -> dict[str, int]:
     return found
 
 
-def load(
-    url: str, cert: Path, paths: list[str], results: list[int], cut: list[str], stop_at: float
-) -> None:
-    """One client over HTTP/2 cycling through ``paths`` until ``stop_at``; a response cut
-    mid-body (the one case nginx cannot retry) is recorded in ``cut`` and asked again once,
-    as any HTTP client retrying a GET would."""
-    ctx = ssl.create_default_context(cafile=str(cert))
-    with httpx.Client(http2=True, verify=ctx, timeout=30) as client:
-        i = 0
-        while time.monotonic() < stop_at:
-            path = paths[i % len(paths)]
-            try:
-                results.append(client.get(url + path).status_code)
-            except httpx.HTTPError:
-                cut.append(path)
+class Load:
+    """Clients over HTTP/2 cycling through paths until stopped; a response cut mid-body (the
+    one case nginx cannot retry) is recorded in ``cut`` and asked again once, as any HTTP
+    client retrying a GET would."""
+
+    def __init__(self, url: str, cert: Path, paths: list[str]) -> None:
+        self.url, self.cert, self.paths = url, cert, paths
+        self.results: list[int] = []
+        self.cut: list[str] = []
+        self.stop = threading.Event()
+        self._answered = threading.Condition()
+
+    def client(self, k: int) -> None:
+        ctx = ssl.create_default_context(cafile=str(self.cert))
+        with httpx.Client(http2=True, verify=ctx, timeout=30) as client:
+            i = k
+            while not self.stop.is_set():
+                path = self.paths[i % len(self.paths)]
                 try:
-                    results.append(client.get(url + path).status_code)
+                    status = client.get(self.url + path).status_code
                 except httpx.HTTPError:
-                    results.append(0)
-            i += 1
+                    self.cut.append(path)
+                    try:
+                        status = client.get(self.url + path).status_code
+                    except httpx.HTTPError:
+                        status = 0
+                with self._answered:
+                    self.results.append(status)
+                    self._answered.notify_all()
+                i += 1
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` answers have come back (False on timeout)."""
+        with self._answered:
+            return self._answered.wait_for(lambda: len(self.results) >= count, timeout)
 
 
 @pytest.mark.slow
@@ -74,23 +89,20 @@ def test_killing_a_worker_under_load_loses_no_request(demo_cube, tmp_path):
         ]
         before = pids(site.out)
         victim = next(k for k in before if k.startswith("worker-"))
-        results: list[int] = []
-        cut: list[str] = []
-        stop_at = time.monotonic() + LOAD_SECONDS
-        clients = [
-            threading.Thread(
-                target=load,
-                args=(site.url, site.cert, paths[k:] + paths[:k], results, cut, stop_at),
-            )
-            for k in range(CLIENTS)
-        ]
+        load = Load(site.url, site.cert, paths)
+        clients = [threading.Thread(target=load.client, args=(k,)) for k in range(CLIENTS)]
         for t in clients:
             t.start()
-        time.sleep(KILL_AT)
-        done_before_kill = len(results)
-        os.killpg(before[victim], signal.SIGKILL)
-        for t in clients:
-            t.join()
+        try:
+            assert load.wait_for(WARM, 60), "the stack answered too few requests"
+            done_before_kill = len(load.results)
+            os.killpg(before[victim], signal.SIGKILL)
+            assert load.wait_for(done_before_kill + WARM, 60), "no answers after the kill"
+        finally:
+            load.stop.set()
+            for t in clients:
+                t.join()
+        results, cut = load.results, load.cut
 
         assert done_before_kill > 0 and len(results) > done_before_kill + 4
         assert results.count(200) == len(results), f"lost: {[r for r in results if r != 200]}"
