@@ -31,6 +31,7 @@ from leafcube.catalogue import Collection, DateEntry, query
 from leafcube.catalogue.qc import QCFilter
 from leafcube.catalogue.roi import WGS84, ROILike, bbox_geometry
 from leafcube.reader import CubeFiles, Lanes, read_layer, roi_grid
+from leafcube.reader.stats import STAT_COLUMNS, layer_stats
 
 from . import wire
 from .errors import ClientError, ExtractError, TooLarge
@@ -39,7 +40,6 @@ from .plan import LayersLike, Plan, layer_names
 from .result import Extract
 from .roi import load_roi
 from .source import Mode, open_source
-from .stats import STAT_COLUMNS, layer_stats
 from .wire import WireFormat
 
 with warnings.catch_warnings():

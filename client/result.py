@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import rasterio
 import xarray as xr
 from affine import Affine
-from pyproj import CRS
 
-from leafcube.catalogue import Collection, LayerSpec
+from leafcube.catalogue import Collection
+from leafcube.reader.netcdf import cf_dataset, netcdf_bytes
 
 
 @dataclass(eq=False)
@@ -87,82 +86,16 @@ class Extract(Mapping[str, dict[str, np.ma.MaskedArray]]):
     def to_xarray(self) -> xr.Dataset:
         """A CF Dataset ``(time, y, x)`` per layer, with units, QC attributes and the CRS;
         a requested QC bitmask also comes decoded, a variable per field."""
-        x, y = self.coords()
-        crs = CRS.from_user_input(self.crs)
-        spatial_ref = xr.DataArray(
-            0,
-            attrs={
-                **crs.to_cf(),
-                "spatial_ref": crs.to_wkt(),
-                "GeoTransform": " ".join(str(v) for v in self.transform.to_gdal()),
-            },
-        )
-        time = pd.to_datetime(self.dates)
-        data_vars = {
-            name: xr.Variable(("time", "y", "x"), self.stack(name), self._attrs(name))
-            for name in self.layers
-        }
-        for name in self.layers:
-            data_vars |= self._decoded_bits(name)
-        ds = xr.Dataset(
-            data_vars,
-            coords={
-                "time": ("time", time),
-                "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate"}),
-                "x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate"}),
-                "spatial_ref": spatial_ref,
-                "period_end": ("time", pd.to_datetime([self.periods[d][1] for d in self.dates])),
-            },
-            attrs={
-                "title": self.collection.title,
-                "collection": self.collection.name,
-                "qc": self.qc,
-                "Conventions": "CF-1.8",
-            },
-        )
-        return ds
-
-    def _decoded_bits(self, name: str) -> dict[str, xr.Variable]:
-        """A bitmask layer's fields as variables (``LAI_QC_sensor``, ``LAI_QC_invalid``, …),
-        float32 with NaN where the bitmask itself is masked."""
-        spec: LayerSpec = self.collection.layers[name]
-        if spec.kind != "bitmask" or not spec.bits:
-            return {}
-        stack = self.stack(name)
-        masked = np.isnan(stack)
-        dn = np.where(masked, 0, stack).astype(np.uint16)
-        out = {}
-        for b in spec.bits:
-            field = ((dn >> b.bit) & ((1 << b.width) - 1)).astype(np.float32)
-            field[masked] = np.nan
-            attrs = {"long_name": b.description, "units": "1", "grid_mapping": "spatial_ref"}
-            out[f"{name}_{b.name}"] = xr.Variable(("time", "y", "x"), field, attrs)
-        return out
-
-    def _attrs(self, name: str) -> dict[str, object]:
-        spec: LayerSpec = self.collection.layers[name]
-        attrs: dict[str, object] = {
-            "long_name": spec.description,
-            "units": spec.unit,
-            "grid_mapping": "spatial_ref",
-            "valid_range": list(spec.valid_range),
-        }
-        if spec.kind == "bitmask" and spec.bits:
-            attrs["flag_meanings"] = " ".join(b.name for b in spec.bits)
-            attrs["flag_masks"] = [((1 << b.width) - 1) << b.bit for b in spec.bits]
-        if spec.qc_layer:
-            attrs["ancillary_variables"] = spec.qc_layer
-            attrs["qc_filter"] = self.qc
-        return attrs
+        stacks = {name: self.stack(name) for name in self.layers}
+        periods = [(d, self.periods[d][1]) for d in self.dates]
+        return cf_dataset(self.collection, stacks, periods, self.transform, self.crs, self.qc)
 
     def save(self, out: str | os.PathLike[str]) -> list[Path]:
         """Write one NetCDF (``out`` ends in ``.nc``) or a GeoTIFF per layer and date in ``out``."""
         target = Path(out)
         if target.suffix == ".nc":
             target.parent.mkdir(parents=True, exist_ok=True)
-            ds = self.to_xarray()
-            encoding = {n: {"zlib": True, "_FillValue": np.float32(np.nan)} for n in self.layers}
-            ds.to_netcdf(target, engine="h5netcdf", encoding=encoding)
+            target.write_bytes(netcdf_bytes(self.to_xarray()))
             return [target]
         if target.suffix:
             raise ValueError(f"out must be a .nc file or a folder, not {target.name!r}")

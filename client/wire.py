@@ -27,11 +27,12 @@ from shapely.geometry.base import BaseGeometry
 
 from leafcube.catalogue.roi import bbox_geometry
 from leafcube.reader import RoiGrid
+from leafcube.reader.dn import OFFSETS_HEADER, SCALES_HEADER, decode_dn, header_values
+from leafcube.reader.stats import STAT_COLUMNS
 
 from .errors import ClientError
 from .plan import Plan
 from .source import Source
-from .stats import STAT_COLUMNS
 
 #: How subsets travel: ``dn`` (DNs and mask, zstd), ``npy`` (raw float32) or ``tif``
 #: (deflated float32 GeoTIFF).
@@ -76,23 +77,11 @@ def subset_request(
 
 
 def _from_dn(response: httpx.Response) -> np.ndarray:
-    """The float32 ``(layer, time, y, x)`` array of a ``dn`` subset, NaN where masked:
-    ``float32(dn) * float32(scale) + float32(offset)``, as the reader computes it."""
+    """The float32 ``(layer, time, y, x)`` array of a ``dn`` subset, NaN where masked."""
     h = response.headers
-    scales = [float(v) for v in h["x-leafcube-scales"].split(",")]
-    offsets = [float(v) for v in h["x-leafcube-offsets"].split(",")]
-    buf = io.BytesIO(zstandard.ZstdDecompressor().decompress(response.content))
-    dns = [np.load(buf, allow_pickle=False) for _ in scales]
-    width = dns[0].shape[-1]
-    masked = np.unpackbits(np.load(buf, allow_pickle=False), axis=-1, count=width).view(bool)
-    values = np.stack(
-        [
-            dn.astype(np.float32) * np.float32(s) + np.float32(o)
-            for dn, s, o in zip(dns, scales, offsets, strict=True)
-        ]
+    return decode_dn(
+        response.content, header_values(h[SCALES_HEADER]), header_values(h[OFFSETS_HEADER])
     )
-    values[masked] = np.nan
-    return values
 
 
 def _stack(response: httpx.Response, fmt: WireFormat) -> np.ndarray:

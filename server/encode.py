@@ -12,18 +12,13 @@ import io
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import rasterio
-import xarray as xr
-import zstandard
-from pyproj import CRS
 from rasterio.io import MemoryFile
 
 from leafcube.catalogue import Collection, DateEntry
 from leafcube.reader import LayerRead, RoiGrid
-
-DN_MEDIA_TYPE = "application/x-leafcube-dn+zstd"
-DN_LEVEL = 1  # zstd level of ``dn`` subsets
+from leafcube.reader.dn import DN_MEDIA_TYPE, OFFSETS_HEADER, SCALES_HEADER, encode_dn, header_value
+from leafcube.reader.netcdf import cf_dataset, netcdf_bytes
 
 
 @dataclass
@@ -66,8 +61,8 @@ class Stack:
             "x-leafcube-layers": ",".join(self.layers),
             "x-leafcube-dates": ",".join(self.dates),
             "x-leafcube-qc": self.qc,
-            "x-leafcube-scales": ",".join(repr(self.coll.layers[n].scale) for n in self.layers),
-            "x-leafcube-offsets": ",".join(repr(self.coll.layers[n].offset) for n in self.layers),
+            SCALES_HEADER: header_value([self.coll.layers[n].scale for n in self.layers]),
+            OFFSETS_HEADER: header_value([self.coll.layers[n].offset for n in self.layers]),
         }
 
 
@@ -79,20 +74,14 @@ def to_npy(stack: Stack) -> bytes:
 
 
 def to_dn(stack: Stack) -> bytes:
-    """One zstd frame: per layer an ``.npy`` of its DNs ``(time, y, x)`` in the layer's
-    catalogue dtype (0 where masked), then an ``.npy`` of the mask ``(layer, time, y, x)`` packed
-    along x (``numpy.packbits``, 1 = masked). A quarter of npy's bytes before
+    """The ``dn`` wire format (:mod:`leafcube.reader.dn`): a quarter of npy's bytes before
     compression for uint8 layers, and far fewer after."""
-    buf = io.BytesIO()
-    masks = np.empty(stack.shape, dtype=bool)
-    for i, layer in enumerate(stack.layers):
+    dns, masks = [], []
+    for layer in stack.layers:
         reads = [stack.reads[layer][e.key] for e in stack.entries]
-        masks[i] = [r.mask for r in reads]
-        dn = np.stack([r.dn for r in reads]).astype(stack.coll.layers[layer].dtype, copy=False)
-        dn[masks[i]] = 0
-        np.save(buf, dn, allow_pickle=False)
-    np.save(buf, np.packbits(masks, axis=-1), allow_pickle=False)
-    return zstandard.ZstdCompressor(level=DN_LEVEL).compress(buf.getvalue())
+        masks.append([r.mask for r in reads])
+        dns.append(np.stack([r.dn for r in reads]).astype(stack.coll.layers[layer].dtype))
+    return encode_dn(dns, np.array(masks, dtype=bool).reshape(stack.shape))
 
 
 def to_geotiff(stack: Stack) -> bytes:
@@ -140,44 +129,11 @@ def to_geotiff(stack: Stack) -> bytes:
 
 
 def to_netcdf(stack: Stack) -> bytes:
-    """NetCDF-4 (CF-1.8): a (time, y, x) variable per layer, with a CF grid mapping."""
-    t = stack.grid.transform
-    _, _, height, width = stack.shape
-    xs = t.c + t.a * (np.arange(width) + 0.5)
-    ys = t.f + t.e * (np.arange(height) + 0.5)
-    crs = CRS.from_user_input(stack.coll.crs)
-    grid_mapping = crs.to_cf()
-    grid_mapping["spatial_ref"] = crs.to_wkt()
-    grid_mapping["GeoTransform"] = " ".join(repr(v) for v in (t.c, t.a, t.b, t.f, t.d, t.e))
-    data_vars = {}
-    for i, layer in enumerate(stack.layers):
-        spec = stack.coll.layers[layer]
-        data_vars[layer] = (
-            ("time", "y", "x"),
-            stack.data[i],
-            {
-                "long_name": spec.description,
-                "units": spec.unit,
-                "grid_mapping": "spatial_ref",
-            },
-        )
-    ds = xr.Dataset(
-        data_vars,
-        coords={
-            "time": pd.to_datetime(stack.dates),
-            "y": ("y", ys, {"standard_name": "projection_y_coordinate", "units": "m"}),
-            "x": ("x", xs, {"standard_name": "projection_x_coordinate", "units": "m"}),
-            "spatial_ref": ((), 0, grid_mapping),
-        },
-        attrs={
-            "Conventions": "CF-1.8",
-            "title": f"leafcube subset of {stack.coll.name}",
-            "source": "leafcube",
-            "qc": stack.qc,
-        },
-    )
-    encoding = {name: {"_FillValue": np.float32(np.nan)} for name in stack.layers}
-    return bytes(ds.to_netcdf(engine="h5netcdf", encoding=encoding))
+    """NetCDF-4 (CF-1.8), the same file the client's ``save("x.nc")`` writes."""
+    stacks = {layer: stack.data[i] for i, layer in enumerate(stack.layers)}
+    periods = [(e.key, e.end.isoformat()) for e in stack.entries]
+    ds = cf_dataset(stack.coll, stacks, periods, stack.grid.transform, stack.coll.crs, stack.qc)
+    return netcdf_bytes(ds)
 
 
 FORMATS = {

@@ -16,6 +16,7 @@ from shapely.geometry import Point, Polygon, mapping, shape
 
 from leafcube.catalogue import DateEntry, load, query, save
 from leafcube.catalogue.roi import bbox_geometry
+from leafcube.client import Cube
 from leafcube.reader import CubeFiles, read_many, roi_grid
 
 BBOX = (-107.45, 53.78, -107.40, 53.82)
@@ -131,6 +132,18 @@ def test_subset_netcdf_cf(h2, served, expected):
     assert ds["LAI"].attrs["grid_mapping"] == "spatial_ref"
     assert "Lambert" in ds["spatial_ref"].attrs["crs_wkt"]
     assert ds.x.values[0] == grid.transform.c + grid.transform.a / 2
+
+
+def test_server_and_client_make_the_same_netcdf(h2, served, tmp_path):
+    params = _params("nc") | {"layers": "LAI,QC", "qc": "data"}
+    served_nc = xr.open_dataset(io.BytesIO(h2.get(_url(served, "subset"), params=params).content))
+    res = Cube(str(served.cube), progress=False).extract(
+        ["LAI", "QC"], BBOX, params["start"], params["end"], qc="data"
+    )
+    res.save(tmp_path / "client.nc")
+    with xr.open_dataset(tmp_path / "client.nc") as saved:
+        xr.testing.assert_identical(served_nc, saved)
+    assert "QC_invalid" in served_nc  # the bitmask's fields come decoded on both sides
 
 
 def test_subset_post_polygon_and_qc(h2, served):
