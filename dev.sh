@@ -41,6 +41,25 @@ python_env() {
   fi
 }
 
+typecheck_tree() {
+  # mypy cannot follow the editable install's package-dir mapping (leafcube.server is
+  # server/, ...): link each package of pyproject.toml's package-dir under
+  # .typecheck/leafcube/, which [tool.mypy]'s mypy_path points at.
+  rm -rf .typecheck
+  mkdir -p .typecheck/leafcube
+  : >.typecheck/leafcube/__init__.py
+  local name folder
+  "$VENV/bin/python" -c '
+import tomllib
+with open("pyproject.toml", "rb") as f:
+    dirs = tomllib.load(f)["tool"]["setuptools"]["package-dir"]
+for name, folder in dirs.items():
+    print(name.removeprefix("leafcube."), folder)
+' | while read -r name folder; do
+    ln -s "../../$folder" ".typecheck/leafcube/$name"
+  done
+}
+
 case "${1:-}" in
   demo)
     shift
@@ -53,6 +72,8 @@ case "${1:-}" in
     python_env test
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
+    typecheck_tree
+    "$VENV/bin/mypy" -p leafcube
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   *)

@@ -10,7 +10,7 @@ import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import orjson
@@ -22,7 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from .errors import ROIError
 
 WGS84 = "EPSG:4326"
-ROILike = BaseGeometry | dict[str, Any] | str | os.PathLike[str] | Sequence[float]
+ROILike: TypeAlias = BaseGeometry | dict[str, Any] | str | os.PathLike[str] | Sequence[float]
 
 
 def _from_geojson(doc: Any) -> BaseGeometry:
@@ -79,8 +79,9 @@ def parse_roi(roi: ROILike) -> BaseGeometry:
     return clean(geom)
 
 
-def bbox_geometry(bbox: Sequence[float]) -> BaseGeometry:
-    """A rectangle from ``(minx, miny, maxx, maxy)``; raises ROIError when inverted or empty."""
+def bbox_geometry(bbox: Sequence[float | str]) -> BaseGeometry:
+    """A rectangle from ``(minx, miny, maxx, maxy)`` (numbers, or strings of numbers); raises
+    ROIError when they are not numbers, inverted or empty."""
     try:
         minx, miny, maxx, maxy = (float(v) for v in bbox)
     except (TypeError, ValueError):

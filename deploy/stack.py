@@ -102,6 +102,13 @@ class Worker:
         self.started = time.monotonic()
         self.pid_file.write_text(f"{self.proc.pid}\n")
 
+    @property
+    def running(self) -> subprocess.Popen:
+        """The process :meth:`start` started."""
+        if self.proc is None:
+            raise DeployError(f"the worker on port {self.port} was never started")
+        return self.proc
+
 
 @dataclass
 class Stack:
@@ -124,7 +131,7 @@ class Stack:
             for w in self.workers:
                 w.start()
             for w in self.workers:
-                wait_listening("127.0.0.1", w.port, w.proc)
+                wait_listening("127.0.0.1", w.port, w.running)
             self.nginx = spawn(self.nginx_cmd)
             wait_listening(*self.listen, self.nginx, timeout=15)
         except BaseException:
@@ -146,6 +153,9 @@ class Stack:
 
     def supervise(self, poll: float = 0.5) -> int:
         """Watch the processes until a signal or nginx exits; restart workers that die."""
+        nginx = self.nginx
+        if nginx is None:
+            raise DeployError("the stack is not running: supervise it inside `with stack:`")
         stopping: list[int] = []
 
         def on_signal(signum: int, _frame: object) -> None:
@@ -154,17 +164,16 @@ class Stack:
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             while not stopping:
-                if self.nginx.poll() is not None:
-                    print(
-                        f"leafcube deploy: nginx exited ({self.nginx.returncode})", file=sys.stderr
-                    )
+                if nginx.poll() is not None:
+                    print(f"leafcube deploy: nginx exited ({nginx.returncode})", file=sys.stderr)
                     return 1
                 for w in self.workers:
                     # At most one restart a second, so a worker that cannot start doesn't spin.
-                    if w.proc.poll() is not None and time.monotonic() - w.started > 1.0:
+                    proc = w.running
+                    if proc.poll() is not None and time.monotonic() - w.started > 1.0:
                         print(
                             f"leafcube deploy: worker on port {w.port} exited "
-                            f"({w.proc.returncode}); restarting it",
+                            f"({proc.returncode}); restarting it",
                             file=sys.stderr,
                         )
                         w.start()

@@ -17,9 +17,10 @@ Two decodings (docs/ingest.md):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import rasterio
@@ -32,6 +33,8 @@ EPOCH = dt.date(1970, 1, 1)
 #: The compact export's byte of each layer (shift in bits).
 COMPACT_SHIFTS = {"QC": 32, "LAI": 24, "fCOVER": 16, "fAPAR": 8, "Albedo": 0}
 COMPACT_DTYPES = ("int64", "uint64", "float64")
+#: What turns a window of a source's values into the layer's DNs.
+WindowFn: TypeAlias = Callable[[np.ndarray], np.ndarray]
 
 #: Date encodings, by the name the catalogue records.
 DOY = "day of year"
@@ -117,7 +120,8 @@ def _windows(src: rasterio.DatasetReader) -> Iterator[Window]:
 
 def nonzero_range(paths: list[Path]) -> tuple[int, int] | None:
     """Smallest and largest non-zero value over the files (None when all are 0)."""
-    lo, hi = None, None
+    lo: int | None = None
+    hi: int | None = None
     for path in paths:
         with rasterio.open(path) as src:
             for win in _windows(src):
@@ -126,10 +130,10 @@ def nonzero_range(paths: list[Path]) -> tuple[int, int] | None:
                 if nz.size:
                     lo = int(nz.min()) if lo is None else min(lo, int(nz.min()))
                     hi = int(nz.max()) if hi is None else max(hi, int(nz.max()))
-    return None if lo is None else (lo, hi)
+    return None if lo is None or hi is None else (lo, hi)
 
 
-def decoder(dec: Decoding, paths: list[Path]) -> tuple[callable, dict[str, str]]:
+def decoder(dec: Decoding, paths: list[Path]) -> tuple[WindowFn, dict[str, str]]:
     """The window function of ``dec`` for these sources, and what the catalogue records."""
     if dec.kind == "compact":
         return (lambda a: compact_layer(a, dec.layer)), {}
@@ -141,7 +145,7 @@ def decoder(dec: Decoding, paths: list[Path]) -> tuple[callable, dict[str, str]]
     return (lambda a: to_day_of_year(a, enc, dec.year)), {"date_encoding": enc}
 
 
-def write_decoded(path: Path, out: Path, fn, dtype: str) -> Path:
+def write_decoded(path: Path, out: Path, fn: WindowFn, dtype: str) -> Path:
     """``fn`` applied to ``path`` in 512-row windows, written on the same grid to ``out``."""
     with rasterio.open(path) as src:
         profile = {

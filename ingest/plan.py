@@ -139,7 +139,8 @@ def _layers_of(exp: Export) -> list[tuple[str, Decoding | None]]:
     if exp.layer == COMPACT:
         return [(n, Decoding("compact", layer=n)) for n in (*PRODUCTS, "QC")]
     if exp.layer == "Date":
-        return [("Date", Decoding("date", exp.start.year, expected=VERSION_DATE.get(exp.version)))]
+        expected = None if exp.version is None else VERSION_DATE.get(exp.version)
+        return [("Date", Decoding("date", exp.start.year, expected=expected))]
     return [(exp.layer, None)]
 
 

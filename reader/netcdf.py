@@ -4,7 +4,7 @@ same file for the same subset."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -94,7 +94,7 @@ def cf_dataset(
     )
 
 
-def _encoding(ds: xr.Dataset) -> dict[str, dict[str, object]]:
+def _encoding(ds: xr.Dataset) -> dict[Hashable, dict[str, object]]:
     return {n: {"zlib": True, "_FillValue": np.float32(np.nan)} for n in ds.data_vars}
 
 

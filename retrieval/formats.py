@@ -363,7 +363,7 @@ def load_leaf_csv(
 
 
 def _leaf_row(product: str, net: Net) -> list[str]:
-    parts = [
+    parts: list[np.ndarray | list[float]] = [
         np.asarray(net.in_slope),
         np.asarray(net.in_offset),
         np.asarray(net.w1).ravel(),

@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the arguments, then serve until interrupted."""
     _check(args)
     from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
     from granian.server import Server
 
     settings = Settings(args.cube.resolve(), int(args.max_request_mb * 1e6))
@@ -96,6 +97,6 @@ def run(args: argparse.Namespace) -> int:
         factory=True,
         ssl_cert=args.certfile.resolve() if tls else None,
         ssl_key=args.keyfile.resolve() if tls else None,
-        log_level="warning",
+        log_level=LogLevels.warning,
     ).serve()
     return 0

@@ -65,7 +65,7 @@ def lattice(
     tms: morecantile.TileMatrixSet, tms_crs: str, z: int, x: int, y: int, crs: str
 ) -> Lattice:
     """Every 16th pixel edge of a tile (17 x 17 points) reprojected into ``crs``."""
-    b = tms.xy_bounds(x, y, z)
+    b = tms.xy_bounds(morecantile.Tile(x, y, z))
     gx = np.linspace(b.left, b.right, _LATTICE)
     gy = np.linspace(b.top, b.bottom, _LATTICE)
     mx, my = np.meshgrid(gx, gy)

@@ -8,7 +8,7 @@ from leafcube.catalogue import Collection
 from leafcube.catalogue.gomez import gomez_view
 
 from .deps import cube
-from .models import CollectionDetail, CollectionList, CollectionSummary, DateOut, Link
+from .models import CollectionDetail, CollectionList, CollectionSummary, DateOut, Extent, Link
 from .responses import JSONResponse
 from .urls import base_url
 
@@ -35,7 +35,7 @@ def summary(coll: Collection, base: str) -> CollectionSummary:
         description=coll.description,
         crs=coll.crs,
         resolution=coll.resolution,
-        extent={"native": coll.extent, "wgs84": coll.extent_wgs84},
+        extent=Extent(native=coll.extent, wgs84=coll.extent_wgs84),
         layers=list(coll.layers),
         date_count=len(dates),
         first_date=dates[0] if dates else None,

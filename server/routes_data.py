@@ -7,7 +7,7 @@ subset here equals the client's static and local reads exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias, TypedDict
 
 import numpy as np
 from fastapi import APIRouter, Body, Query, Request
@@ -65,7 +65,7 @@ class Plan:
     layers: list[str]
     entries: list[DateEntry]
     grid: RoiGrid
-    qc: str
+    qc: QCParam
 
 
 def _check_crs(value: str, name: str) -> str:
@@ -94,7 +94,7 @@ def plan(
     end: str | None,
     geom: BaseGeometry,
     crs: str,
-    qc: str,
+    qc: QCParam,
 ) -> Plan:
     """Check every input and the pixel budget before anything is read."""
     coll = cube(request).collection(collection)
@@ -128,7 +128,16 @@ def _subset(request: Request, p: Plan, fmt: str) -> Response:
     return Response(body, media_type=media_type, headers=headers)
 
 
-SUBSET_DOC = dict(
+class RouteDoc(TypedDict, total=False):
+    """The OpenAPI documentation arguments shared by a route's GET and POST."""
+
+    summary: str
+    description: str
+    response_class: type[Response]
+    responses: dict[int | str, dict[str, Any]]
+
+
+SUBSET_DOC = RouteDoc(
     summary="The ROI-clipped stack (time, y, x) of each layer, on the native grid",
     description=(
         "float32 physical values, NaN outside the ROI and where there is no data. GeoTIFF: "
@@ -188,7 +197,11 @@ def subset_post(
     return _subset(request, p, format)
 
 
-def _stats(read: LayerRead, total: int) -> tuple[float | None, ...]:
+#: One date's statistics: mean, std, min, max, valid and total pixel counts.
+StatsRow: TypeAlias = tuple[float | None, float | None, float | None, float | None, int, int]
+
+
+def _stats(read: LayerRead, total: int) -> StatsRow:
     values = read.data.compressed().astype(np.float64)
     if not values.size:
         return (None, None, None, None, 0, total)
@@ -205,12 +218,16 @@ def _stats(read: LayerRead, total: int) -> tuple[float | None, ...]:
 def _series(request: Request, p: Plan) -> TimeSeries:
     reads = _read(request, p)
     total = int(p.grid.inside.sum())
-    layers = {}
+    layers: dict[str, Stats] = {}
     for layer in p.layers:
         rows = [_stats(reads[layer][e.key], total) for e in p.entries]
-        cols = list(zip(*rows, strict=True))
         layers[layer] = Stats(
-            mean=cols[0], std=cols[1], min=cols[2], max=cols[3], valid=cols[4], total=cols[5]
+            mean=[r[0] for r in rows],
+            std=[r[1] for r in rows],
+            min=[r[2] for r in rows],
+            max=[r[3] for r in rows],
+            valid=[r[4] for r in rows],
+            total=[r[5] for r in rows],
         )
     return TimeSeries(
         collection=p.coll.name,
@@ -222,7 +239,7 @@ def _series(request: Request, p: Plan) -> TimeSeries:
     )
 
 
-SERIES_DOC = dict(
+SERIES_DOC = RouteDoc(
     summary="Per date and layer: mean, std, min, max, valid and total pixel counts",
     description=(
         "Statistics of the ROI's pixels in physical units (QC-aware through `qc`), columnar: "

@@ -11,8 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from leafcube.catalogue import Collection
+from leafcube.catalogue import Collection, DateEntry
 from leafcube.catalogue.roi import transform_bounds
+from leafcube.reader import CubeFiles
 
 from . import png, tms, wmts
 from .dates import pick
@@ -44,7 +45,7 @@ def _layer(coll: Collection, layer: str) -> str:
 def bounds_wgs84(coll: Collection) -> tuple[float, float, float, float]:
     """The collection's lon/lat extent (from the catalogue, or computed from its native one)."""
     if coll.extent_wgs84:
-        return tuple(coll.extent_wgs84)
+        return coll.extent_wgs84
     if coll.extent:
         return transform_bounds(coll.extent, coll.crs, "EPSG:4326")
     raise APIError(404, f"collection {coll.name!r} holds no data yet")
@@ -97,13 +98,15 @@ async def tile(
     return Response(body, media_type="image/png", headers=headers)
 
 
-def source_etag(files, entry, layers: list[str | None], *key: str) -> str:
+def source_etag(files: CubeFiles, entry: DateEntry, layers: list[str | None], *key: str) -> str:
     """A strong ETag for a tile: its URL and the size and mtime of every COG it reads from,
     so a re-ingested file changes it and a revalidation costs a few stats, not a render."""
     parts = list(key)
     for layer in layers:
         layer_files = entry.layers.get(layer) if layer else None
-        for tile_name in sorted(layer_files.tiles) if layer_files else ():
+        if layer_files is None:
+            continue
+        for tile_name in sorted(layer_files.tiles):
             try:
                 st = os.stat(files.gdal_path(layer_files.tiles[tile_name].href))
                 parts.append(f"{st.st_size}-{st.st_mtime_ns}")
