@@ -26,7 +26,7 @@ from .mask import MaskInput, MaskRecipe
 from .names import COMPACT, Export, split_piece
 from .state import Ledger, fingerprint
 
-_SENSORS = {20: "Sentinel-2", 30: "Landsat"}
+_SENSOR_BY_RESOLUTION = {20: "Sentinel-2", 30: "Landsat"}
 #: The layers the 2023-and-later no-data rule reads besides QC.
 RULE_LAYERS = (*PRODUCTS, "Date")
 
@@ -60,7 +60,7 @@ def default_collection(exp: Export, res: float, crs: str) -> str:
 def new_collection(name: str, grid: Grid, per_product_qc: bool, period: str) -> Collection:
     """An empty LEAF collection on ``grid``, its layers added as files arrive."""
     r = round(grid.res)
-    sensor = _SENSORS.get(r, "LEAF")
+    sensor = _SENSOR_BY_RESOLUTION.get(r, "LEAF")
     period = "monthly" if period == "yearly" else period
     style = "v2022 exports, one QC per product" if per_product_qc else "a single QC"
     return Collection(

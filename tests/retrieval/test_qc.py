@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from leafcube.catalogue.products import PRODUCTS, SENSORS
+from leafcube.catalogue.products import PRODUCTS, QC_SENSOR_CODES
 from leafcube.retrieval.engine import Engine
 from leafcube.retrieval.network import Domain, Net, NetSet
 from leafcube.retrieval.sensors import SENSORS as NET_SENSORS
@@ -60,7 +60,7 @@ LAI_VALUES = {"ok": 3.01, "negative": -0.4, "above": 16.0}
 
 
 def test_qc_bits_pixel_for_pixel(engine):
-    cases = list(itertools.product(BANDS, LAI_VALUES, (False, True), [0, *sorted(SENSORS)]))
+    cases = list(itertools.product(BANDS, LAI_VALUES, (False, True), [0, *sorted(QC_SENSOR_CODES)]))
     n = len(cases)
     block = np.empty((11, 1, n), np.float32)
     sensor = np.empty((1, n), np.uint8)
@@ -86,7 +86,7 @@ def test_sensor_codes_in_bits_3_to_7(engine):
     block = np.zeros((11, 5), np.float32)
     block[:3] = [[0.995], [0.7], [cos_raa_for("LAI", 2.0)]]
     block[3:] = INSIDE[:, None]
-    codes = np.array(sorted(SENSORS), np.uint8)
+    codes = np.array(sorted(QC_SENSOR_CODES), np.uint8)
     layers = engine.retrieve(block, sensor=codes)
     for product in PRODUCTS:
         qc = layers[f"{product}_QC"]
