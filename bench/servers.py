@@ -9,7 +9,8 @@ map tile, at 1 and 16 clients over HTTP/1.1, and over h2c where the server speak
 Also records which protocols each server offers on one plain port.
 
 Run: ``.venv/bin/python bench/servers.py`` (``--seconds 10``); it first builds the
-bench/tiles.py cube if needed and installs uvicorn into ``bench/out/servers-venv``.
+bench/tiles.py cube if needed and installs uvicorn and hypercorn (which leafcube itself
+does not need) into ``bench/out/servers-venv``.
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ APP = "leafcube.server.app:create_app"
 
 
 def servers_venv() -> Path:
-    """A venv with uvicorn that also imports everything from leafcube's own venv."""
+    """A venv with uvicorn and hypercorn that also imports everything from leafcube's own venv."""
     py = VENV / "bin" / "python"
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         lib = next((VENV / "lib").glob("python3*")) / "site-packages"
         main = site.getsitepackages()[0]
         (lib / "leafcube-main.pth").write_text(f"import site; site.addsitedir({main!r})\n")
-    if subprocess.run([str(py), "-c", "import uvicorn"], capture_output=True).returncode:
+    if subprocess.run([str(py), "-c", "import uvicorn, hypercorn"], capture_output=True).returncode:
         reqs = HERE / "requirements-servers.txt"
         subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(reqs)], check=True)
     return VENV / "bin"
@@ -52,7 +53,7 @@ def commands(port: int, venv: Path) -> dict[str, list[str]]:
     return {
         "granian": [str(bindir / "granian"), *f"--interface asgi --factory --http auto "
                     f"--port {port}".split(), *common, APP],
-        "hypercorn": [str(bindir / "hypercorn"), "--bind", f"127.0.0.1:{port}", *common,
+        "hypercorn": [str(venv / "hypercorn"), "--bind", f"127.0.0.1:{port}", *common,
                       f"{APP}()"],
         "uvicorn": [str(venv / "uvicorn"), "--factory", APP, "--port", str(port), *common,
                     "--no-access-log"],

@@ -22,6 +22,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Packages only an extra brings -> that extra (the base install is the client).
+EXTRAS = {
+    name: "server" for name in ("fastapi", "starlette", "granian", "morecantile", "rio_tiler")
+}
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="leafcube",
@@ -44,7 +50,20 @@ def main(argv: list[str] | None = None) -> int:
     or OSError (a missing or unwritable file): one line, exit status 2.
     """
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(argv).parse_args(argv)
+    try:
+        parser = build_parser(argv)
+    except ModuleNotFoundError as exc:
+        command = next((a for a in argv if not a.startswith("-")), "")
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"leafcube {command}: error: needs leafcube's {extra} extra ({exc.name} is not "
+            f"installed): pip install 'leafcube[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
+    args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except (ValueError, OSError) as exc:

@@ -52,9 +52,11 @@ def run(args: argparse.Namespace) -> int:
     serve = ["serve", str(args.cube), "--host", args.host, "--port", str(args.port)]
     if args.no_serve:
         return 0
-    if importlib.util.find_spec("leafcube.server.cli") is None:
+    missing = [m for m in ("fastapi", "granian") if importlib.util.find_spec(m) is None]
+    if missing:
         print(
-            "leafcube demo: the server is not installed; serve the cube with: "
+            f"leafcube demo: serving needs leafcube's server extra ({missing[0]} is not "
+            "installed): pip install 'leafcube[server]', then: "
             f"leafcube {' '.join(serve)}"
         )
         return 0

@@ -86,6 +86,8 @@ def test_dockerfile_copies_every_package_and_installs_debian_nginx():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     folders = set(pyproject["tool"]["setuptools"]["package-dir"].values())
     assert folders <= copied, f"not copied into the image: {folders - copied}"
+    # the image serves: it installs the server extra, not the client-only base
+    assert re.search(r"pip install .*/src\[server\]", dockerfile)
 
 
 def test_nginx_service_renders_the_loopback_config(compose, stack, demo_cube, tmp_path):
