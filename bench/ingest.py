@@ -7,8 +7,12 @@ from ``wait4``):
 - **one large layer** (20,000 x 20,000 uint8 by default, a QC layer so both write the
   same single-band COG): ``leafcube ingest`` vs ``gdal_translate -of COG`` with GDAL's
   defaults and with leafcube's creation options (ZSTD level 1, 512 px blocks);
-- **a masked product** of the same size (LAI with its QC as an internal mask band),
-  next to ``gdal_translate`` of the same LAI without a mask (GDAL cannot make one);
+- **a masked product** of the same size, as LEAF v2022 exports it (LAI with its
+  ``LAI_QC``, the mask from QC alone), next to ``gdal_translate`` of the same LAI without
+  a mask (GDAL cannot make one);
+- **a current LEAF export** of the same size (``tile42_2024/``: LAI, QC without sensor
+  bits and Date as day of year, whose mask needs every layer) against ``gdal_translate``
+  of the three files one after another;
 - **memory at several sizes** (10,000 and 20,000 a side by default) to show it is flat;
 - **a batch** of several files: ``leafcube ingest --workers 2`` vs a sequential
   ``gdal_translate`` loop;
@@ -46,7 +50,8 @@ from leafcube.catalogue.qc import encode
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 LEAFCUBE = [sys.executable, "-m", "leafcube.cli.main", "ingest"]
-X0, Y0, RES = -1_700_000.0, 1_214_925.0, 20.0  # tile42's upper-left corner
+#: Near tile42's upper-left corner, on Earth Engine's lattice (whole multiples of 20 m).
+X0, Y0, RES = -1_700_000.0, 1_214_920.0, 20.0
 CHUNK = 1024
 TIME = "/usr/bin/time"
 OURS = ["-co", "COMPRESS=ZSTD", "-co", "LEVEL=1", "-co", "BLOCKSIZE=512"]
@@ -66,7 +71,7 @@ def write_layer(path: Path, size: int, kind: str, seed: int = 0) -> Path:
         width=size,
         height=size,
         count=1,
-        dtype="uint8",
+        dtype="uint16" if kind == "Date" else "uint8",
         crs="EPSG:3979",
         transform=Affine(RES, 0.0, X0, 0.0, -RES, Y0),
         compress="deflate",
@@ -82,12 +87,15 @@ def write_layer(path: Path, size: int, kind: str, seed: int = 0) -> Path:
             rf = (t - ri)[:, None]
             rows = coarse[ri] * (1 - rf) + coarse[ri + 1] * rf
             field = rows[:, ci] * (1 - cf) + rows[:, ci + 1] * cf
+            cloud = field > 1.0  # the same clouds in every layer of one seed
             if kind == "LAI":
                 lai = np.clip(2.5 + 1.5 * field + rng.normal(0, 0.2, field.shape), 0, 12)
-                data = np.round(lai * 20).astype(np.uint8)
-            else:
-                cloud = field > 1.0
-                sensor = np.where(rng.random(field.shape) < 0.1, 8, 21)
+                data = np.where(cloud, 0, np.round(lai * 20)).astype(np.uint8)
+            elif kind == "Date":  # zero-based day of year in August
+                data = np.where(cloud, 0, 212 + rng.integers(0, 31, field.shape))
+                data = data.astype(np.uint16)
+            else:  # QC: v2022 with sensor codes, current (kind "QC0") without
+                sensor = 0 if kind == "QC0" else np.where(rng.random(field.shape) < 0.1, 8, 21)
                 flags = rng.random(field.shape) < 0.02
                 data = encode(sensor, flags, False, cloud)
             dst.write(data, 1, window=Window(0, r0, size, n))
@@ -137,8 +145,18 @@ def bench_single(work: Path, size: int, repeat: int) -> dict[str, Run]:
     """One QC layer (and one masked LAI) of ``size`` a side: leafcube vs gdal_translate."""
     src = work / f"src{size}"
     src.mkdir()
-    qc = write_layer(src / "tile42_2023_Aug_LAI_QC_20m.tif", size, "QC", 1)
-    lai = write_layer(src / "tile42_2023_Aug_LAI_20m.tif", size, "LAI", 2)
+    qc = write_layer(src / "tile42_2022_Aug_LAI_QC_20m.tif", size, "QC", 1)
+    lai = write_layer(src / "tile42_2022_Aug_LAI_20m.tif", size, "LAI", 1)
+    current = src / "tile42_2024"
+    current.mkdir()
+    now = [
+        write_layer(current / f"tile42_Aug_{kind.rstrip('0')}_20m.tif", size, kind, 1)
+        for kind in ("LAI", "QC0", "Date")
+    ]
+    three = " && ".join(
+        " ".join(gdal_cog(f, work / f"n{i}.tif", *OURS, *(LAI if i == 0 else ())))
+        for i, f in enumerate(now)
+    )
     runs: dict[str, list[Run]] = {}
     for i in range(repeat):
         cube = work / f"cube{size}-{i}"
@@ -148,6 +166,11 @@ def bench_single(work: Path, size: int, repeat: int) -> dict[str, Run]:
             ("gdal_translate defaults", gdal_cog(qc, work / "g.tif")),
             ("gdal_translate same options", gdal_cog(qc, work / "g.tif", *OURS)),
             ("gdal_translate, LAI, no mask", gdal_cog(lai, work / "g.tif", *OURS, *LAI)),
+            (
+                "leafcube, current LAI+QC+Date",
+                [*LEAFCUBE, str(current), "--cube", str(cube), "--quiet"],
+            ),
+            ("gdal_translate, the 3, no mask", ["bash", "-c", three]),
         ):
             runs.setdefault(name, []).append(measure(cmd))
         shutil.rmtree(cube)
