@@ -15,6 +15,7 @@ from .config import Settings
 from .cube import Cube
 from .head import HeadAsGet
 from .responses import JSONResponse
+from .tiling import new_tile_pool
 
 DESCRIPTION = """\
 An open, stateless HTTP data cube for Canada's LEAF vegetation products.
@@ -32,9 +33,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     cube = Cube(settings.cube_dir)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.tile_pool = new_tile_pool()
         await asyncio.to_thread(cube.warm_up)
-        yield
+        try:
+            yield
+        finally:
+            app.state.tile_pool.shutdown(cancel_futures=True)
 
     app = FastAPI(
         title="leafcube",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from starlette.requests import Request
 
 from .config import Settings
@@ -16,3 +18,8 @@ def cube(request: Request) -> Cube:
 def settings(request: Request) -> Settings:
     """The settings this app was built with."""
     return request.app.state.settings
+
+
+def tile_pool(request: Request) -> ThreadPoolExecutor:
+    """The threads this app renders tiles on."""
+    return request.app.state.tile_pool

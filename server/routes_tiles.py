@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from leafcube.catalogue import Collection, DateEntry
-from leafcube.catalogue.roi import transform_bounds
-from leafcube.reader import CubeFiles
+from leafcube.catalogue import Collection
 
-from . import png, tms, wmts
+from . import tms, wmts
 from .dates import pick
-from .deps import cube
+from .deps import cube, tile_pool
 from .errors import APIError
 from .models import QCParam, TileJSON
-from .render import render
 from .static import etag_matches
+from .tiling import bounds_wgs84, max_zoom, source_etag, tile_png
 from .urls import base_url
 
 router = APIRouter(tags=["maps"])
 
 TILE_CACHE = "public, max-age=3600"
 
-#: Tiles render on one thread per usable core: their open datasets (and GDAL's block cache
-#: entries, which belong to a dataset handle) stay few and warm, unlike in a 40-thread pool.
-_POOL = ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="tiles")
 QCQuery = Annotated[
     QCParam, Query(description="`data`: hide pixels without data; `valid`: also QC-flagged ones")
 ]
@@ -40,21 +32,6 @@ def _layer(coll: Collection, layer: str) -> str:
     if layer not in coll.layers:
         raise APIError(404, f"unknown layer {layer!r}; available: {list(coll.layers)}")
     return layer
-
-
-def bounds_wgs84(coll: Collection) -> tuple[float, float, float, float]:
-    """The collection's lon/lat extent (from the catalogue, or computed from its native one)."""
-    if coll.extent_wgs84:
-        return coll.extent_wgs84
-    if coll.extent:
-        return transform_bounds(coll.extent, coll.crs, "EPSG:4326")
-    raise APIError(404, f"collection {coll.name!r} holds no data yet")
-
-
-def _png(files, coll, entry, layer: str, tms_id: str, z: int, x: int, y: int, qc: str) -> bytes:
-    """Render and encode one tile (runs on the tile pool)."""
-    tile = render(files, coll, entry, layer, tms.TMS[tms_id], tms.TMS_CRS[tms_id], z, x, y, qc)
-    return png.empty() if tile is None else png.encode(*tile)
 
 
 @router.get(
@@ -93,34 +70,9 @@ async def tile(
     if etag_matches(request.headers.get("if-none-match", ""), headers["etag"]):
         return Response(status_code=304, headers=headers)
     body = await asyncio.get_running_loop().run_in_executor(
-        _POOL, _png, c.files, coll, entry, name, tms_id, z, x, y, qc
+        tile_pool(request), tile_png, c.files, coll, entry, name, tms_id, z, x, y, qc
     )
     return Response(body, media_type="image/png", headers=headers)
-
-
-def source_etag(files: CubeFiles, entry: DateEntry, layers: list[str | None], *key: str) -> str:
-    """A strong ETag for a tile: its URL and the size and mtime of every COG it reads from,
-    so a re-ingested file changes it and a revalidation costs a few stats, not a render."""
-    parts = list(key)
-    for layer in layers:
-        layer_files = entry.layers.get(layer) if layer else None
-        if layer_files is None:
-            continue
-        for tile_name in sorted(layer_files.tiles):
-            try:
-                st = os.stat(files.gdal_path(layer_files.tiles[tile_name].href))
-                parts.append(f"{st.st_size}-{st.st_mtime_ns}")
-            except OSError:
-                parts.append("missing")
-    return '"' + hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest() + '"'
-
-
-def max_zoom(coll: Collection, matrix_set) -> int:
-    """The first level whose cells are no larger than the collection's pixels."""
-    for z in range(matrix_set.minzoom, matrix_set.maxzoom + 1):
-        if matrix_set.matrix(z).cellSize <= coll.resolution * 1.001:
-            return z
-    return matrix_set.maxzoom
 
 
 @router.get(
