@@ -6,21 +6,25 @@ subset here equals the client's static and local reads exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeAlias, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
-import numpy as np
-from fastapi import APIRouter, Body, Query, Request
-from pyproj import CRS
-from pyproj.exceptions import CRSError
-from shapely.geometry import Point
-from shapely.geometry.base import BaseGeometry
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from leafcube.catalogue import Collection, DateEntry, query
-from leafcube.catalogue.roi import WGS84, bbox_geometry, parse_roi
 from leafcube.reader import GridTooLarge, LayerRead, RoiGrid, read_many, roi_grid
+from leafcube.reader.stats import layer_stats
 
+from .dependencies import (
+    DataParams,
+    Roi,
+    bbox_roi,
+    body_roi,
+    data_params,
+    point_or_bbox_roi,
+)
 from .deps import cube, settings
 from .encode import DN_MEDIA_TYPE, FORMATS, Stack
 from .errors import APIError
@@ -28,32 +32,13 @@ from .models import QCParam, Stats, TimeSeries
 
 router = APIRouter(tags=["data"])
 
-Layers = Annotated[str, Query(description="comma-separated layer names, e.g. LAI,fCOVER")]
-Start = Annotated[str | None, Query(description="first day, YYYY-MM-DD (inclusive)")]
-End = Annotated[str | None, Query(description="last day, YYYY-MM-DD (inclusive)")]
-QCQuery = Annotated[
-    QCParam, Query(description="`data`: mask pixels without data; `valid`: also QC-flagged ones")
-]
+Params = Annotated[DataParams, Depends(data_params)]
+BBoxRoi = Annotated[Roi, Depends(bbox_roi)]
+PointOrBBoxRoi = Annotated[Roi, Depends(point_or_bbox_roi)]
+BodyRoi = Annotated[Roi, Depends(body_roi)]
 Format = Annotated[
     Literal["tif", "npy", "nc", "dn"],
     Query(description="GeoTIFF, NetCDF, numpy float32, or the compact `dn` encoding"),
-]
-RoiCRS = Annotated[
-    str,
-    Query(description="CRS of the body's coordinates (default lon/lat), e.g. EPSG:3979"),
-]
-GeoJSON = Annotated[
-    dict[str, Any],
-    Body(
-        description="a GeoJSON geometry, Feature or FeatureCollection, in `crs` (lon/lat by "
-        "default)",
-        examples=[
-            {
-                "type": "Polygon",
-                "coordinates": [[[-95.1, 49.1], [-95.0, 49.1], [-95.0, 49.2], [-95.1, 49.1]]],
-            }
-        ],
-    ),
 ]
 
 
@@ -68,42 +53,15 @@ class Plan:
     qc: QCParam
 
 
-def _check_crs(value: str, name: str) -> str:
-    try:
-        CRS.from_user_input(value)
-    except CRSError:
-        raise APIError(400, f"{name} {value!r} is not a CRS; use e.g. EPSG:4326") from None
-    return value
-
-
-def _bbox(bbox: str, crs: str) -> BaseGeometry:
-    parts = bbox.split(",")
-    if len(parts) != 4:
-        raise APIError(400, f"bbox {bbox!r} must be four numbers: minx,miny,maxx,maxy")
-    geom = bbox_geometry(parts)
-    if crs == WGS84 and not (geom.bounds[0] >= -180 and geom.bounds[2] <= 180):
-        raise APIError(400, "bbox longitudes must lie within -180..180 (or set bbox-crs)")
-    return geom
-
-
-def plan(
-    request: Request,
-    collection: str,
-    layers: str,
-    start: str | None,
-    end: str | None,
-    geom: BaseGeometry,
-    crs: str,
-    qc: QCParam,
-) -> Plan:
+def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> Plan:
     """Check every input and the pixel budget before anything is read."""
     coll = cube(request).collection(collection)
-    names = query.check_layers(coll, [n.strip() for n in layers.split(",") if n.strip()])
-    entries = query.require_dates(coll, start, end)
+    names = query.check_layers(coll, params.layers)
+    entries = query.require_dates(coll, params.start, params.end)
     budget = settings(request).max_request_bytes
     per_pixel = 4 * len(entries) * len(names)
     try:
-        grid = roi_grid(coll, geom, crs, max_pixels=max(1, budget // per_pixel))
+        grid = roi_grid(coll, roi.geom, roi.crs, max_pixels=max(1, budget // per_pixel))
     except GridTooLarge as exc:
         need = exc.width * exc.height * per_pixel / 1e6
         raise APIError(
@@ -112,7 +70,7 @@ def plan(
             f"{len(entries)} dates x {len(names)} layers, float32) but the limit is "
             f"{budget / 1e6:g} MB: shrink the ROI, the date range or the layer list",
         ) from None
-    return Plan(coll, names, entries, grid, qc)
+    return Plan(coll, names, entries, grid, params.qc)
 
 
 def _read(request: Request, p: Plan) -> dict[str, dict[str, LayerRead]]:
@@ -166,53 +124,21 @@ SUBSET_DOC = RouteDoc(
 
 @router.get("/api/collections/{collection}/subset", **SUBSET_DOC)
 def subset_get(
-    request: Request,
-    collection: str,
-    layers: Layers,
-    bbox: Annotated[str, Query(description="minx,miny,maxx,maxy in bbox-crs")],
-    start: Start = None,
-    end: End = None,
-    bbox_crs: Annotated[str, Query(alias="bbox-crs")] = WGS84,
-    format: Format = "tif",
-    qc: QCQuery = "data",
+    request: Request, collection: str, params: Params, roi: BBoxRoi, format: Format = "tif"
 ) -> Response:
-    crs = _check_crs(bbox_crs, "bbox-crs")
-    p = plan(request, collection, layers, start, end, _bbox(bbox, crs), crs, qc)
-    return _subset(request, p, format)
+    return _subset(request, plan(request, collection, params, roi), format)
 
 
 @router.post("/api/collections/{collection}/subset", **SUBSET_DOC)
 def subset_post(
-    request: Request,
-    collection: str,
-    layers: Layers,
-    roi: GeoJSON,
-    start: Start = None,
-    end: End = None,
-    crs: RoiCRS = WGS84,
-    format: Format = "tif",
-    qc: QCQuery = "data",
+    request: Request, collection: str, params: Params, roi: BodyRoi, format: Format = "tif"
 ) -> Response:
-    p = plan(request, collection, layers, start, end, parse_roi(roi), _check_crs(crs, "crs"), qc)
-    return _subset(request, p, format)
+    return _subset(request, plan(request, collection, params, roi), format)
 
 
-#: One date's statistics: mean, std, min, max, valid and total pixel counts.
-StatsRow: TypeAlias = tuple[float | None, float | None, float | None, float | None, int, int]
-
-
-def _stats(read: LayerRead, total: int) -> StatsRow:
-    values = read.data.compressed().astype(np.float64)
-    if not values.size:
-        return (None, None, None, None, 0, total)
-    return (
-        float(values.mean()),
-        float(values.std()),
-        float(values.min()),
-        float(values.max()),
-        int(values.size),
-        total,
-    )
+def _nullable(rows: list[dict[str, float | int]], column: str) -> list[float | None]:
+    """A statistic per date; JSON has no NaN, so a date without a valid pixel gives null."""
+    return [None if math.isnan(r[column]) else float(r[column]) for r in rows]
 
 
 def _series(request: Request, p: Plan) -> TimeSeries:
@@ -220,14 +146,14 @@ def _series(request: Request, p: Plan) -> TimeSeries:
     total = int(p.grid.inside.sum())
     layers: dict[str, Stats] = {}
     for layer in p.layers:
-        rows = [_stats(reads[layer][e.key], total) for e in p.entries]
+        rows = [layer_stats(reads[layer][e.key].data, total) for e in p.entries]
         layers[layer] = Stats(
-            mean=[r[0] for r in rows],
-            std=[r[1] for r in rows],
-            min=[r[2] for r in rows],
-            max=[r[3] for r in rows],
-            valid=[r[4] for r in rows],
-            total=[r[5] for r in rows],
+            mean=_nullable(rows, "mean"),
+            std=_nullable(rows, "std"),
+            min=_nullable(rows, "min"),
+            max=_nullable(rows, "max"),
+            valid=[int(r["valid"]) for r in rows],
+            total=[int(r["total"]) for r in rows],
         )
     return TimeSeries(
         collection=p.coll.name,
@@ -251,38 +177,11 @@ SERIES_DOC = RouteDoc(
 
 @router.get("/api/collections/{collection}/timeseries", **SERIES_DOC)
 def timeseries_get(
-    request: Request,
-    collection: str,
-    layers: Layers,
-    lon: Annotated[float | None, Query(ge=-180, le=180, description="point longitude")] = None,
-    lat: Annotated[float | None, Query(ge=-90, le=90, description="point latitude")] = None,
-    bbox: Annotated[str | None, Query(description="or a box: minx,miny,maxx,maxy")] = None,
-    bbox_crs: Annotated[str, Query(alias="bbox-crs")] = WGS84,
-    start: Start = None,
-    end: End = None,
-    qc: QCQuery = "data",
+    request: Request, collection: str, params: Params, roi: PointOrBBoxRoi
 ) -> TimeSeries:
-    if bbox is not None and lon is None and lat is None:
-        crs = _check_crs(bbox_crs, "bbox-crs")
-        geom = _bbox(bbox, crs)
-    elif bbox is None and lon is not None and lat is not None:
-        geom, crs = Point(lon, lat), WGS84
-    else:
-        raise APIError(400, "give either lon and lat (a point) or bbox, not both or neither")
-    p = plan(request, collection, layers, start, end, geom, crs, qc)
-    return _series(request, p)
+    return _series(request, plan(request, collection, params, roi))
 
 
 @router.post("/api/collections/{collection}/timeseries", **SERIES_DOC)
-def timeseries_post(
-    request: Request,
-    collection: str,
-    layers: Layers,
-    roi: GeoJSON,
-    start: Start = None,
-    end: End = None,
-    crs: RoiCRS = WGS84,
-    qc: QCQuery = "data",
-) -> TimeSeries:
-    p = plan(request, collection, layers, start, end, parse_roi(roi), _check_crs(crs, "crs"), qc)
-    return _series(request, p)
+def timeseries_post(request: Request, collection: str, params: Params, roi: BodyRoi) -> TimeSeries:
+    return _series(request, plan(request, collection, params, roi))
