@@ -249,7 +249,9 @@ def run_worker(cfg: dict) -> None:
         wire = "npy" if cfg["kind"] == "server-npy" else "dn"
         cube = Cube(cfg["url"], mode=mode, wire=wire, progress=False)
         t = time.perf_counter()
-        res = cube.extract(LAYERS, bbox, cfg["start"], cfg["end"], qc="data", roi_crs=NATIVE)
+        res = cube.extract(
+            LAYERS, bbox, start=cfg["start"], end=cfg["end"], qc="data", roi_crs=NATIVE
+        )
         took = time.perf_counter() - t
         arrays = res.layers
     np.savez(

@@ -62,7 +62,13 @@ def run(args: argparse.Namespace) -> int:
 
     cube = Cube(args.source, args.mode, progress=not args.quiet)
     res = cube.extract(
-        args.layers, _roi(args.roi), args.start, args.end, args.qc, args.collection, args.roi_crs
+        args.layers,
+        _roi(args.roi),
+        start=args.start,
+        end=args.end,
+        qc=args.qc,
+        collection=args.collection,
+        roi_crs=args.roi_crs,
     )
     written = res.save(args.out)
     print(

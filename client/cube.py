@@ -180,6 +180,7 @@ class Cube:
         self,
         layers: LayersLike,
         roi: ROILike,
+        *,
         start: str | dt.date | None = None,
         end: str | dt.date | None = None,
         qc: QCFilter = "valid",
@@ -314,16 +315,19 @@ class Cube:
     async def timeseries_async(
         self,
         layers: LayersLike,
+        *,
         point: tuple[float, float] | None = None,
         roi: ROILike | None = None,
         start: str | dt.date | None = None,
         end: str | dt.date | None = None,
         qc: QCFilter = "valid",
         collection: str | None = None,
+        roi_crs: str = WGS84,
     ) -> pd.DataFrame:
         """Per date and layer: mean, std, min, max, valid and total pixel counts.
 
-        Give a ``point=(lon, lat)`` or an ``roi`` (as for :meth:`extract`). One row per
+        Give a ``point=(lon, lat)`` (lon/lat) or an ``roi`` in ``roi_crs`` (as for
+        :meth:`extract`). One row per
         (date, layer); dates without valid pixels have NaN statistics and ``valid == 0``.
         ``timeseries`` is the same call, blocking.
         """
@@ -332,7 +336,8 @@ class Cube:
         if self.mode == "server":
             async with Fetcher(self.source.h2c, self.concurrency, self.policy) as fetcher:
                 geom = Point(*point) if point is not None else await load_roi(roi, fetcher)
-                plan = self._plan(layers, geom, start, end, qc, collection, WGS84)
+                crs = WGS84 if point is not None else roi_crs
+                plan = self._plan(layers, geom, start, end, qc, collection, crs)
                 parts = await self._ask_server(
                     plan,
                     fetcher,
@@ -344,7 +349,13 @@ class Cube:
                 )
             return pd.concat([f for n in plan.layers for f in parts[n]], ignore_index=True)
         res = await self.extract_async(
-            layers, Point(*point) if point is not None else roi, start, end, qc, collection
+            layers,
+            Point(*point) if point is not None else roi,
+            start=start,
+            end=end,
+            qc=qc,
+            collection=collection,
+            roi_crs=WGS84 if point is not None else roi_crs,
         )
         return timeseries_frame(res)
 
@@ -358,6 +369,7 @@ class Cube:
         layers: LayersLike,
         roi: ROILike,
         out: str | os.PathLike[str],
+        *,
         start: str | dt.date | None = None,
         end: str | dt.date | None = None,
         qc: QCFilter = "valid",
@@ -366,7 +378,9 @@ class Cube:
     ) -> list[Path]:
         """Extract and write one NetCDF (``out`` ends in ``.nc``) or a GeoTIFF per layer
         and date into the folder ``out``; returns the files written."""
-        res = self.extract(layers, roi, start, end, qc, collection, roi_crs)
+        res = self.extract(
+            layers, roi, start=start, end=end, qc=qc, collection=collection, roi_crs=roi_crs
+        )
         return res.save(out)
 
 

@@ -92,7 +92,13 @@ class DataStorage:
         if roi is None:
             roi, roi_crs = self.coll.extent, self.coll.crs
         res = self.cube.extract(
-            names, roi, min(wanted), max(wanted), self.qc, self.coll.name, roi_crs
+            names,
+            roi,
+            start=min(wanted),
+            end=max(wanted),
+            qc=self.qc,
+            collection=self.coll.name,
+            roi_crs=roi_crs,
         )
         keys = {d.isoformat(): d for d in wanted}
         out: dict[str, dict[dt.date, np.ndarray]] = {}

@@ -19,7 +19,7 @@ EXTRACT = """
 import sys, numpy as np
 from leafcube.client import Cube
 res = Cube(sys.argv[1], progress=False).extract(
-    ["LAI", "QC"], (-107.43, 53.80, -107.40, 53.82), "2024-05-01", "2024-08-31", qc="data"
+    ["LAI", "QC"], (-107.43, 53.80, -107.40, 53.82), start="2024-05-01", end="2024-08-31", qc="data"
 )
 np.savez(sys.argv[2], **{f"{n}|{d}": a.filled(np.nan) for n in res for d, a in res[n].items()})
 print(res.crs, sorted(sys.modules).count("fastapi"), sorted(sys.modules).count("granian"))
@@ -66,7 +66,7 @@ def test_the_base_install_extracts(base_venv, where, request, demo_cube, tmp_pat
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["EPSG:3979", "0", "0"]  # and no server module was imported
     ref = Cube(demo_cube, progress=False).extract(
-        ["LAI", "QC"], BBOX, "2024-05-01", "2024-08-31", qc="data"
+        ["LAI", "QC"], BBOX, start="2024-05-01", end="2024-08-31", qc="data"
     )
     with np.load(out) as got:
         assert sorted(got) == sorted(f"{n}|{d}" for n in ref for d in ref[n])

@@ -85,7 +85,7 @@ def test_modes_are_detected(cubes, demo_cube):
 def test_three_modes_identical(cubes, name):
     roi, crs = ROIS[name]
     results = {
-        mode: c.extract(["LAI", "fCOVER"], roi, "2023-04-01", "2023-09-30", roi_crs=crs)
+        mode: c.extract(["LAI", "fCOVER"], roi, start="2023-04-01", end="2023-09-30", roi_crs=crs)
         for mode, c in cubes.items()
     }
     ref = results["local"]
@@ -105,7 +105,9 @@ def test_three_modes_identical(cubes, name):
 
 def test_straddling_roi_mosaics_both_tiles(cubes):
     roi, crs = ROIS["straddles-tiles"]
-    res = cubes["local"].extract("LAI", roi, "2023-07-01", "2023-07-31", qc="data", roi_crs=crs)
+    res = cubes["local"].extract(
+        "LAI", roi, start="2023-07-01", end="2023-07-31", qc="data", roi_crs=crs
+    )
     x, _ = res.coords()
     arr = res["LAI"]["2023-07-01"]
     west, east = ~np.ma.getmaskarray(arr)[:, x < SPLIT_X], ~np.ma.getmaskarray(arr)[:, x > SPLIT_X]
@@ -114,7 +116,9 @@ def test_straddling_roi_mosaics_both_tiles(cubes):
 
 def test_partly_outside_is_masked_outside_the_data(cubes):
     roi, crs = ROIS["partly-outside"]
-    res = cubes["local"].extract("LAI", roi, "2023-07-01", "2023-07-31", qc="data", roi_crs=crs)
+    res = cubes["local"].extract(
+        "LAI", roi, start="2023-07-01", end="2023-07-31", qc="data", roi_crs=crs
+    )
     x, y = res.coords()
     outside = (y[:, None] > DATA[3]) | (x[None, :] > DATA[2])
     arr = res["LAI"]["2023-07-01"]
@@ -127,9 +131,9 @@ def test_clear_errors(cubes, mode):
     cube = cubes[mode]
     roi = ROIS["bbox-lonlat"][0]
     with pytest.raises(ValueError, match="does not overlap"):
-        cube.extract("LAI", (-79.5, 43.6, -79.3, 43.7), "2023-01-01", "2023-12-31")
+        cube.extract("LAI", (-79.5, 43.6, -79.3, 43.7), start="2023-01-01", end="2023-12-31")
     with pytest.raises(NoDataError, match="no dates of 'leaf-s2-20m-monthly' between 2031"):
-        cube.extract("LAI", roi, "2031-01-01", "2031-12-31")
+        cube.extract("LAI", roi, start="2031-01-01", end="2031-12-31")
     with pytest.raises(ValueError, match=r"unknown layer\(s\) \['NDVI'\]"):
         cube.extract(["LAI", "NDVI"], roi)
     with pytest.raises(ValueError, match="qc must be"):

@@ -48,7 +48,7 @@ def field_file(tmp_path_factory):
 
 
 def test_to_xarray(local):
-    res = local.extract(["LAI", "QC"], FIELD, "2023-05-01", "2023-08-31", qc="data")
+    res = local.extract(["LAI", "QC"], FIELD, start="2023-05-01", end="2023-08-31", qc="data")
     ds = res.to_xarray()
     assert ds["LAI"].dims == ("time", "y", "x") and ds["LAI"].dtype == np.float32
     assert list(ds.time.dt.strftime("%Y-%m-%d").values) == res.dates
@@ -60,7 +60,7 @@ def test_to_xarray(local):
     invalid = ds["QC_invalid"].values[seen]
     assert np.array_equal(invalid, (qc[seen].astype(np.uint8) >> 2) & 1)
     assert set(np.unique(invalid)) == {0, 1}
-    valid = local.extract("LAI", FIELD, "2023-05-01", "2023-08-31").stack("LAI")[seen]
+    valid = local.extract("LAI", FIELD, start="2023-05-01", end="2023-08-31").stack("LAI")[seen]
     assert np.isnan(valid[invalid == 1]).all()  # qc="valid" hides what QC calls invalid
     assert np.isfinite(valid[invalid == 0]).any()
     assert "Lambert" in ds["spatial_ref"].attrs["crs_wkt"]
@@ -89,9 +89,9 @@ def test_empty_dates_are_reported_not_dropped(local):
 
 
 def test_save_netcdf_and_geotiffs(local, tmp_path):
-    res = local.extract(["LAI", "fCOVER"], FIELD, "2023-06-01", "2023-07-31")
+    res = local.extract(["LAI", "fCOVER"], FIELD, start="2023-06-01", end="2023-07-31")
     [nc] = local.download(
-        ["LAI", "fCOVER"], FIELD, tmp_path / "field.nc", "2023-06-01", "2023-07-31"
+        ["LAI", "fCOVER"], FIELD, tmp_path / "field.nc", start="2023-06-01", end="2023-07-31"
     )
     with xr.open_dataset(nc) as ds:
         assert np.array_equal(ds["fCOVER"].values, res.stack("fCOVER"), equal_nan=True)
@@ -136,8 +136,10 @@ def test_async_and_inside_a_running_loop(server_url, local):
     cube = Cube(server_url, progress=False)
 
     async def both():
-        a = await cube.extract_async("LAI", FIELD, "2023-07-01", "2023-07-31")
-        b = local.extract("LAI", FIELD, "2023-07-01", "2023-07-31")  # sync call inside a loop
+        a = await cube.extract_async("LAI", FIELD, start="2023-07-01", end="2023-07-31")
+        b = local.extract(
+            "LAI", FIELD, start="2023-07-01", end="2023-07-31"
+        )  # sync call inside a loop
         return a, b
 
     a, b = asyncio.run(both())
@@ -147,12 +149,12 @@ def test_async_and_inside_a_running_loop(server_url, local):
 def test_roi_from_url(local, field_file, tmp_path):
     proc, url = start_nginx(field_file.parent, tmp_path)
     try:
-        by_url = local.extract("LAI", f"{url}/field.geojson", "2023-07-01", "2023-07-31")
+        by_url = local.extract("LAI", f"{url}/field.geojson", start="2023-07-01", end="2023-07-31")
         with pytest.raises(ValueError, match="cannot fetch the ROI"):
             local.extract("LAI", f"{url}/missing.geojson")
     finally:
         stop_process(proc)
-    by_path = local.extract("LAI", str(field_file), "2023-07-01", "2023-07-31")
+    by_path = local.extract("LAI", str(field_file), start="2023-07-01", end="2023-07-31")
     assert np.array_equal(by_url.stack("LAI"), by_path.stack("LAI"), equal_nan=True)
 
 
@@ -244,12 +246,12 @@ def test_replaced_cog_is_read_again(demo_cube, tmp_path):
     cube_dir = tmp_path / "cube"
     shutil.copytree(demo_cube, cube_dir)
     cube = Cube(cube_dir, progress=False, concurrency=1)
-    july = cube.extract("LAI", FIELD, "2023-07-01", "2023-07-31", qc="data")
-    aug = cube.extract("LAI", FIELD, "2023-08-01", "2023-08-31", qc="data")
+    july = cube.extract("LAI", FIELD, start="2023-07-01", end="2023-07-31", qc="data")
+    aug = cube.extract("LAI", FIELD, start="2023-08-01", end="2023-08-31", qc="data")
     month = cube_dir / COLL / "2023-07-01"
     for tile in ("tile42", "tile43"):  # a re-ingest renames a new COG over the old one
         shutil.copy(cube_dir / COLL / "2023-08-01" / tile / "LAI.tif", month / tile / "new.tif")
         os.replace(month / tile / "new.tif", month / tile / "LAI.tif")
-    again = cube.extract("LAI", FIELD, "2023-07-01", "2023-07-31", qc="data")
+    again = cube.extract("LAI", FIELD, start="2023-07-01", end="2023-07-31", qc="data")
     assert not np.array_equal(july.stack("LAI"), aug.stack("LAI"), equal_nan=True)
     assert np.array_equal(again.stack("LAI"), aug.stack("LAI"), equal_nan=True)

@@ -92,7 +92,7 @@ def test_server_gone_names_layer_and_dates(demo_cube):
         stop_process(proc)
     t0 = time.monotonic()
     with pytest.raises(ExtractError) as info:
-        cube.extract(["LAI"], BBOX, "2023-06-01", "2023-06-30")
+        cube.extract(["LAI"], BBOX, start="2023-06-01", end="2023-06-30")
     assert info.value.layer == "LAI" and info.value.dates == ["2023-06-01"]
     assert "could not fetch LAI for 2023-06-01" in str(info.value)
     assert time.monotonic() - t0 > 0.5  # it did back off and retry before giving up
@@ -119,7 +119,7 @@ def test_static_missing_file_names_layer_and_date(demo_cube, tmp_path):
         cube = Cube(url, progress=False)
         assert cube.mode == "static"
         with pytest.raises(ExtractError, match="could not fetch fCOVER for 2023-07-01") as info:
-            cube.extract(["LAI", "fCOVER"], BBOX, "2023-06-01", "2023-08-31")
+            cube.extract(["LAI", "fCOVER"], BBOX, start="2023-06-01", end="2023-08-31")
         assert info.value.layer == "fCOVER" and info.value.dates == ["2023-07-01"]
     finally:
         stop_process(proc)

@@ -45,9 +45,11 @@ def test_server_and_static_over_tls(tls_url, demo_cube, monkeypatch):
     monkeypatch.setenv("GDAL_CURL_CA_BUNDLE", str(cert))  # GDAL /vsicurl/
     server, static = Cube(url, progress=False), Cube(url, mode="static", progress=False)
     assert server.mode == "server" and static.source.gdal_env() == {"GDAL_HTTP_VERSION": "2TLS"}
-    ref = Cube(demo_cube, progress=False).extract("LAI", FIELD, "2023-06-01", "2023-08-31")
+    ref = Cube(demo_cube, progress=False).extract(
+        "LAI", FIELD, start="2023-06-01", end="2023-08-31"
+    )
     for cube in (server, static):
-        res = cube.extract("LAI", FIELD, "2023-06-01", "2023-08-31")
+        res = cube.extract("LAI", FIELD, start="2023-06-01", end="2023-08-31")
         assert np.array_equal(res.stack("LAI"), ref.stack("LAI"), equal_nan=True)
 
 

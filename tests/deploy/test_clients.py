@@ -30,7 +30,7 @@ import sys, numpy as np
 from leafcube.client import Cube
 url, mode, out = sys.argv[1:4]
 res = Cube(url, mode=mode, progress=False).extract(
-    {layers}, {bbox}, "{start}", "{end}", qc="data", roi_crs="{crs}"
+    {layers}, {bbox}, start="{start}", end="{end}", qc="data", roi_crs="{crs}"
 )
 assert res.collection and Cube(url, mode=mode).mode == mode
 np.savez(out, **{{f"{{n}}|{{d}}": a.filled(np.nan) for n in res for d, a in res[n].items()}})
@@ -67,7 +67,7 @@ def client_env(site) -> dict[str, str]:
 def local(demo_cube) -> dict[str, np.ndarray]:
     """leafcube's client on the cube folder itself: the reference values."""
     res = Cube(demo_cube, progress=False).extract(
-        LAYERS, BBOX, DATES[0], DATES[-1], qc="data", roi_crs=NATIVE
+        LAYERS, BBOX, start=DATES[0], end=DATES[-1], qc="data", roi_crs=NATIVE
     )
     assert res.crs == NATIVE
     return {f"{n}|{d}": a.filled(np.nan) for n in res for d, a in res[n].items()}

@@ -138,7 +138,7 @@ def test_server_and_client_make_the_same_netcdf(h2, served, tmp_path):
     params = _params("nc") | {"layers": "LAI,QC", "qc": "data"}
     served_nc = xr.open_dataset(io.BytesIO(h2.get(_url(served, "subset"), params=params).content))
     res = Cube(str(served.cube), progress=False).extract(
-        ["LAI", "QC"], BBOX, params["start"], params["end"], qc="data"
+        ["LAI", "QC"], BBOX, start=params["start"], end=params["end"], qc="data"
     )
     res.save(tmp_path / "client.nc")
     with xr.open_dataset(tmp_path / "client.nc") as saved:
