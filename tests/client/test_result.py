@@ -255,3 +255,17 @@ def test_replaced_cog_is_read_again(demo_cube, tmp_path):
     again = cube.extract("LAI", FIELD, start="2023-07-01", end="2023-07-31", qc="data")
     assert not np.array_equal(july.stack("LAI"), aug.stack("LAI"), equal_nan=True)
     assert np.array_equal(again.stack("LAI"), aug.stack("LAI"), equal_nan=True)
+
+
+def test_timeseries_takes_roi_crs_and_options_are_keywords(local, server_url):
+    native = (-801_000.0, 607_920.0, -799_000.0, 609_920.0)  # 2 km on the 20 m lattice
+    frames = [
+        c.timeseries("LAI", roi=native, roi_crs="EPSG:3979", start="2024-06-01")
+        for c in (local, Cube(server_url, progress=False))
+    ]
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert set(frames[0]["total"]) == {100 * 100}  # read as metres, not as degrees
+    with pytest.raises(TypeError):
+        local.extract("LAI", native, "2024-07-01")  # a date where roi_crs was meant
+    with pytest.raises(TypeError):
+        local.download("LAI", native, "out", "2024-07-01")
