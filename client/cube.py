@@ -36,7 +36,7 @@ from leafcube.reader.stats import STAT_COLUMNS, layer_stats
 from . import wire
 from .errors import ClientError, ExtractError, TooLarge
 from .http import Fetcher, RetryPolicy
-from .plan import LayersLike, Plan, layer_names
+from .plan import ExtractPlan, LayersLike, layer_names
 from .result import Extract
 from .roi import load_roi
 from .source import Mode, open_source
@@ -157,7 +157,7 @@ class Cube:
         qc: QCFilter,
         collection: str | None,
         roi_crs: str,
-    ) -> Plan:
+    ) -> ExtractPlan:
         if qc not in ("valid", "data"):
             raise ClientError(f"qc must be 'valid' or 'data', not {qc!r}")
         coll = self.collection(collection)
@@ -172,7 +172,7 @@ class Cube:
                 f"the ROI holds no data of {coll.name!r}: it overlaps none of its tiles; "
                 f"the data cover {list(coll.extent_wgs84 or ())} (lon/lat)"
             )
-        return Plan(coll, names, entries, grid, roi, roi_crs, qc)
+        return ExtractPlan(coll, names, entries, grid, roi, roi_crs, qc)
 
     # -- extract ----------------------------------------------------------------------
 
@@ -221,7 +221,7 @@ class Cube:
     def _bar(self, total: int, what: str) -> tqdm:
         return tqdm(total=total, desc=what, unit="date", disable=not self.progress, leave=False)
 
-    def _chunks(self, plan: Plan) -> list[list[DateEntry]]:
+    def _chunks(self, plan: ExtractPlan) -> list[list[DateEntry]]:
         """Date ranges small enough for one request each (under ``max_request_mb``)."""
         per_date = max(1, plan.grid.pixels * 4)
         n = max(1, self.max_request_bytes // per_date)
@@ -229,7 +229,7 @@ class Cube:
 
     async def _ask_server(
         self,
-        plan: Plan,
+        plan: ExtractPlan,
         fetcher: Fetcher,
         what: str,
         request: Callable[[str, list[DateEntry]], dict[str, Any]],
@@ -268,7 +268,7 @@ class Cube:
             )
         return {n: [part for parts in out[n] for part in parts] for n in plan.layers}
 
-    async def _from_server(self, plan: Plan, fetcher: Fetcher) -> dict[str, dict[str, Any]]:
+    async def _from_server(self, plan: ExtractPlan, fetcher: Fetcher) -> dict[str, dict[str, Any]]:
         """The plan's pixels from the subset endpoint, in ``max_request_mb`` requests."""
         parts = await self._ask_server(
             plan,
@@ -283,7 +283,7 @@ class Cube:
         )
         return {n: {k: a for part in parts[n] for k, a in part.items()} for n in plan.layers}
 
-    async def _from_files(self, plan: Plan) -> dict[str, dict[str, np.ma.MaskedArray]]:
+    async def _from_files(self, plan: ExtractPlan) -> dict[str, dict[str, np.ma.MaskedArray]]:
         """Every (layer, date) read from the COGs in a thread pool (GDAL does the I/O)."""
         files = CubeFiles(self.source.base)
         env = self.source.gdal_env() if self.source.remote else {}

@@ -23,7 +23,7 @@ def layer_names(layers: LayersLike) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Plan:
+class ExtractPlan:
     """What one extract reads: collection, layers, dates and the ROI's pixel grid."""
 
     coll: Collection

@@ -31,7 +31,7 @@ from leafcube.reader.dn import OFFSETS_HEADER, SCALES_HEADER, decode_dn, header_
 from leafcube.reader.stats import STAT_COLUMNS
 
 from .errors import ClientError
-from .plan import Plan
+from .plan import ExtractPlan
 from .source import Source
 
 #: How subsets travel: ``dn`` (DNs and mask, zstd), ``npy`` (raw float32) or ``tif``
@@ -46,7 +46,7 @@ def normalise(arr: np.ma.MaskedArray) -> np.ma.MaskedArray:
     return np.ma.MaskedArray(data, mask=mask, fill_value=np.float32(np.nan))
 
 
-def _roi_params(plan: Plan) -> tuple[dict[str, str], Any]:
+def _roi_params(plan: ExtractPlan) -> tuple[dict[str, str], Any]:
     """Query parameters and JSON body that carry the plan's ROI exactly."""
     if not isinstance(plan.roi, BaseGeometry):
         bbox: Sequence[float] = plan.roi
@@ -59,7 +59,7 @@ def _roi_params(plan: Plan) -> tuple[dict[str, str], Any]:
 
 
 def subset_request(
-    source: Source, plan: Plan, layer: str, start: dt.date, end: dt.date, fmt: WireFormat
+    source: Source, plan: ExtractPlan, layer: str, start: dt.date, end: dt.date, fmt: WireFormat
 ) -> dict[str, Any]:
     """``fetcher.request`` arguments for one layer over ``[start, end]``."""
     params, body = _roi_params(plan)
@@ -129,7 +129,7 @@ def decode_subset(
 
 def timeseries_request(
     source: Source,
-    plan: Plan,
+    plan: ExtractPlan,
     layer: str,
     start: dt.date,
     end: dt.date,

@@ -21,12 +21,12 @@ from leafcube.catalogue import load
 from leafcube.catalogue.folder import locked, tmp_dir
 from leafcube.catalogue.models import Catalogue
 
+from .assemble import assemble, record
 from .cog import Written, build_cog
 from .errors import IngestError
 from .mask import MaskFiles
 from .names import Export, ExportNameError, explicit_export, parse_name
 from .plan import Pending, plan_jobs, with_masks
-from .publish import publish, record
 from .scan import find_files
 from .state import Ledger, save_settings, settings
 from .versions import resolve_versions
@@ -160,5 +160,5 @@ def ingest(
             _Runner(cube, ledger, report, workers, bar).run(todo)
         ledger.save()
         if ledger.records or (cube / "catalogue.json").exists():
-            report.catalogue_changed = publish(cat, ledger, cube, base_url)
+            report.catalogue_changed = assemble(cat, ledger, cube, base_url)
     return report

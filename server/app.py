@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from . import errors, routes_catalogue, routes_data, routes_tiles, static
 from .config import Settings
-from .cube import Cube
+from .cube import ServedCube
 from .head import HeadAsGet
 from .responses import JSONResponse
 from .tiling import new_tile_pool
@@ -30,7 +30,7 @@ Every error is JSON with a `detail` that says what to change.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for one cube folder (from ``LEAFCUBE_CUBE_DIR`` when ``settings`` is None)."""
     settings = settings or Settings.from_env()
-    cube = Cube(settings.cube_dir)
+    cube = ServedCube(settings.cube_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

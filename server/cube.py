@@ -20,7 +20,7 @@ from .errors import APIError
 log = logging.getLogger("leafcube.server")
 
 
-class Cube:
+class ServedCube:
     """A cube folder and the latest catalogue read from it."""
 
     def __init__(self, root: Path):

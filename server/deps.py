@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from starlette.requests import Request
 
 from .config import Settings
-from .cube import Cube
+from .cube import ServedCube
 
 
-def cube(request: Request) -> Cube:
+def cube(request: Request) -> ServedCube:
     """The cube this app serves."""
     return request.app.state.cube
 

@@ -22,7 +22,7 @@ from leafcube.reader.netcdf import cf_dataset, netcdf_bytes
 
 
 @dataclass
-class Stack:
+class Subset:
     """A subset: the reads of ``layers`` on ``entries``, all on ``grid``."""
 
     coll: Collection
@@ -66,14 +66,14 @@ class Stack:
         }
 
 
-def to_npy(stack: Stack) -> bytes:
+def to_npy(stack: Subset) -> bytes:
     """``numpy.save`` of the (layer, time, y, x) float32 array."""
     buf = io.BytesIO()
     np.save(buf, stack.data, allow_pickle=False)
     return buf.getvalue()
 
 
-def to_dn(stack: Stack) -> bytes:
+def to_dn(stack: Subset) -> bytes:
     """The ``dn`` wire format (:mod:`leafcube.reader.dn`): a quarter of npy's bytes before
     compression for uint8 layers, and far fewer after."""
     dns, masks = [], []
@@ -84,7 +84,7 @@ def to_dn(stack: Stack) -> bytes:
     return encode_dn(dns, np.array(masks, dtype=bool).reshape(stack.shape))
 
 
-def to_geotiff(stack: Stack) -> bytes:
+def to_geotiff(stack: Subset) -> bytes:
     """A float32 GeoTIFF with one band per (layer, date), layer-major, tagged with both."""
     n_layers, n_dates, height, width = stack.shape
     profile = {
@@ -128,7 +128,7 @@ def to_geotiff(stack: Stack) -> bytes:
         return mem.read()
 
 
-def to_netcdf(stack: Stack) -> bytes:
+def to_netcdf(stack: Subset) -> bytes:
     """NetCDF-4 (CF-1.8), the same file the client's ``save("x.nc")`` writes."""
     stacks = {layer: stack.data[i] for i, layer in enumerate(stack.layers)}
     periods = [(e.key, e.end.isoformat()) for e in stack.entries]

@@ -26,7 +26,7 @@ from .dependencies import (
     point_or_bbox_roi,
 )
 from .deps import cube, settings
-from .encode import DN_MEDIA_TYPE, FORMATS, Stack
+from .encode import DN_MEDIA_TYPE, FORMATS, Subset
 from .errors import APIError
 from .models import QCParam, Stats, TimeSeries
 
@@ -43,7 +43,7 @@ Format = Annotated[
 
 
 @dataclass
-class Plan:
+class DataRequest:
     """What a data request will read: layers, periods and the ROI's grid."""
 
     coll: Collection
@@ -53,7 +53,7 @@ class Plan:
     qc: QCParam
 
 
-def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> Plan:
+def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> DataRequest:
     """Check every input and the pixel budget before anything is read."""
     coll = cube(request).collection(collection)
     names = query.check_layers(coll, params.layers)
@@ -70,15 +70,15 @@ def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> Pla
             f"{len(entries)} dates x {len(names)} layers, float32) but the limit is "
             f"{budget / 1e6:g} MB: shrink the ROI, the date range or the layer list",
         ) from None
-    return Plan(coll, names, entries, grid, params.qc)
+    return DataRequest(coll, names, entries, grid, params.qc)
 
 
-def _read(request: Request, p: Plan) -> dict[str, dict[str, LayerRead]]:
+def _read(request: Request, p: DataRequest) -> dict[str, dict[str, LayerRead]]:
     return read_many(cube(request).files, p.coll, p.entries, p.layers, p.grid, p.qc)
 
 
-def _subset(request: Request, p: Plan, fmt: str) -> Response:
-    stack = Stack(p.coll, p.layers, p.entries, p.grid, _read(request, p), p.qc)
+def _subset(request: Request, p: DataRequest, fmt: str) -> Response:
+    stack = Subset(p.coll, p.layers, p.entries, p.grid, _read(request, p), p.qc)
     encoder, media_type = FORMATS[fmt]
     body = encoder(stack)
     headers = stack.headers()
@@ -141,7 +141,7 @@ def _nullable(rows: list[dict[str, float | int]], column: str) -> list[float | N
     return [None if math.isnan(r[column]) else float(r[column]) for r in rows]
 
 
-def _series(request: Request, p: Plan) -> TimeSeries:
+def _series(request: Request, p: DataRequest) -> TimeSeries:
     reads = _read(request, p)
     total = int(p.grid.inside.sum())
     layers: dict[str, Stats] = {}

@@ -1,4 +1,5 @@
-"""Publishing a run: the catalogue rebuilt from the ledger, mosaics, views, then catalogue.json.
+"""Assembling a run into the cube: the catalogue rebuilt from the ledger, mosaics, views, then
+catalogue.json (not to be confused with `leafcube publish`, which copies a cube elsewhere).
 
 Every file is written only when its bytes change, and ``catalogue.json`` last, so
 readers never see a catalogue that lists a file not yet in place.
@@ -100,7 +101,7 @@ def _finish_collection(coll: Collection, cube: Path) -> None:
         coll.extent_wgs84 = tuple(round(v, 6) for v in transform_bounds(ext, coll.crs, WGS84))
 
 
-def publish(cat: Catalogue, ledger: Ledger, cube: Path, base_url: str | None) -> bool:
+def assemble(cat: Catalogue, ledger: Ledger, cube: Path, base_url: str | None) -> bool:
     """Bring the catalogue, mosaics and views up to date with the ledger; True if it changed."""
     apply_ledger(cat, ledger)
     cat.collections = {k: v for k, v in cat.collections.items() if v.dates}
