@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from leafcube.catalogue.roi import WGS84
+
 from .source import MODES
 
 
@@ -27,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--roi-crs",
-        default="EPSG:4326",
+        default=WGS84,
         help="CRS of the ROI's coordinates (default lon/lat), e.g. EPSG:3979",
     )
     p.add_argument("--start", help="first day, YYYY-MM-DD (default: the first date)")

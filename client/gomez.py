@@ -19,6 +19,7 @@ import numpy as np
 
 from leafcube.catalogue.gomez import gomez_view
 from leafcube.catalogue.qc import QCFilter
+from leafcube.catalogue.roi import WGS84
 
 from .cube import Cube
 from .errors import ClientError
@@ -88,7 +89,7 @@ class DataStorage:
         missing = sorted(set(wanted) - set(self.data_db))
         if missing:
             raise ValueError(f"{[d.isoformat() for d in missing]} not present in DB!")
-        roi_crs = "EPSG:4326"
+        roi_crs = WGS84
         if roi is None:
             roi, roi_crs = self.coll.extent, self.coll.crs
         res = self.cube.extract(

@@ -30,7 +30,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 
-from leafcube.catalogue.products import PRODUCTS
+from leafcube.catalogue.products import PRODUCTS, leaf_layers
 from leafcube.catalogue.qc import encode, observed_v2022
 
 RES = 20.0
@@ -162,14 +162,15 @@ def month_layers(year: int, month: int) -> dict[str, np.ndarray]:
     soil = np.where(land.cover == BARE, 0.27, 0.17)
     leaf = np.where(land.cover == NEEDLELEAF, 0.09, 0.16)
     raw["Albedo"] = soil * (1 - fcover) + leaf * fcover + rng.normal(0, 0.004, lai.shape)
-    valid_range = {"LAI": 15.0, "fCOVER": 1.0, "fAPAR": 1.0, "Albedo": 1.0}
+    specs = leaf_layers(per_product_qc=True)  # LEAF's encoding of each product
+    valid_range = {p: specs[p].valid_range[1] for p in PRODUCTS}
     errors = {
         "LAI": 0.2 + 0.18 * lai,
         "fCOVER": 0.04 + 0.06 * fcover,
         "fAPAR": 0.03 + 0.05 * np.clip(raw["fAPAR"], 0, 1),
         "Albedo": 0.01 + 0.03 * np.clip(raw["Albedo"], 0, 1),
     }
-    scale = {"LAI": 1 / 20, "fCOVER": 1 / 200, "fAPAR": 1 / 200, "Albedo": 1 / 200}
+    scale = {p: specs[p].scale for p in PRODUCTS}
 
     no_data = invalid | unobserved
     out: dict[str, np.ndarray] = {}
