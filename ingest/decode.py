@@ -145,24 +145,29 @@ def decoder(dec: Decoding, paths: list[Path]) -> tuple[WindowFn, dict[str, str]]
     return (lambda a: to_day_of_year(a, enc, dec.year)), {"date_encoding": enc}
 
 
+def scratch_profile(width: int, height: int, dtype: str, crs, transform) -> dict:
+    """The profile of ingest's temporary GeoTIFFs (decoded layers, masks): tiled, fast ZSTD."""
+    return {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": dtype,
+        "crs": crs,
+        "transform": transform,
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "zstd",
+        "zstd_level": 1,
+        "BIGTIFF": "IF_SAFER",
+    }
+
+
 def write_decoded(path: Path, out: Path, fn: WindowFn, dtype: str) -> Path:
     """``fn`` applied to ``path`` in 512-row windows, written on the same grid to ``out``."""
     with rasterio.open(path) as src:
-        profile = {
-            "driver": "GTiff",
-            "width": src.width,
-            "height": src.height,
-            "count": 1,
-            "dtype": dtype,
-            "crs": src.crs,
-            "transform": src.transform,
-            "tiled": True,
-            "blockxsize": 512,
-            "blockysize": 512,
-            "compress": "zstd",
-            "zstd_level": 1,
-            "BIGTIFF": "IF_SAFER",
-        }
+        profile = scratch_profile(src.width, src.height, dtype, src.crs, src.transform)
         with rasterio.open(out, "w", **profile) as dst:
             for win in _windows(src):
                 dst.write(fn(src.read(1, window=win)), 1, window=win)

@@ -25,7 +25,7 @@ from rasterio.windows import Window
 from leafcube.catalogue.models import Bounds
 from leafcube.catalogue.qc import observed_single, observed_v2022
 
-from .decode import Decoding, compact_layer
+from .decode import Decoding, compact_layer, scratch_profile
 from .errors import IngestError
 
 ROWS = 512
@@ -105,21 +105,8 @@ def write_mask(
         (lambda a, d=i.compact: compact_layer(a, d.layer)) if i.compact else None for i in inputs
     ]
     height, width = shape
-    profile = {
-        "driver": "GTiff",
-        "width": width,
-        "height": height,
-        "count": 1,
-        "dtype": "uint8",
-        "crs": crs,
-        "transform": rasterio.transform.from_origin(bbox[0], bbox[3], res, res),
-        "tiled": True,
-        "blockxsize": 512,
-        "blockysize": 512,
-        "compress": "zstd",
-        "zstd_level": 1,
-        "BIGTIFF": "IF_SAFER",
-    }
+    transform = rasterio.transform.from_origin(bbox[0], bbox[3], res, res)
+    profile = scratch_profile(width, height, "uint8", crs, transform)
     with rasterio.open(out, "w", **profile) as dst:
         for r0 in range(0, height, ROWS):
             r1 = min(height, r0 + ROWS)
