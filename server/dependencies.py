@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Body, Query
-from pyproj import CRS
-from pyproj.exceptions import CRSError
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
-from leafcube.catalogue.roi import WGS84, bbox_geometry, parse_roi
+from leafcube.catalogue.errors import ROIError
+from leafcube.catalogue.roi import WGS84, bbox_geometry, check_roi, parse_crs, parse_roi
 
 from .errors import APIError
 from .models import QCParam
@@ -73,20 +72,17 @@ def data_params(
 
 def _check_crs(value: str, name: str) -> str:
     try:
-        CRS.from_user_input(value)
-    except CRSError:
-        raise APIError(400, f"{name} {value!r} is not a CRS; use e.g. EPSG:4326") from None
+        parse_crs(value)
+    except ROIError as exc:
+        raise APIError(400, f"{name} {exc}") from None
     return value
 
 
 def _bbox(bbox: str, crs: str) -> BaseGeometry:
     parts = bbox.split(",")
     if len(parts) != 4:
-        raise APIError(400, f"bbox {bbox!r} must be four numbers: minx,miny,maxx,maxy")
-    geom = bbox_geometry(parts)
-    if crs == WGS84 and not (geom.bounds[0] >= -180 and geom.bounds[2] <= 180):
-        raise APIError(400, "bbox longitudes must lie within -180..180 (or set bbox-crs)")
-    return geom
+        raise APIError(400, f"bbox {bbox[:200]!r} must be four numbers: minx,miny,maxx,maxy")
+    return check_roi(bbox_geometry(parts), crs)
 
 
 def bbox_roi(
@@ -99,8 +95,12 @@ def bbox_roi(
 
 
 def point_or_bbox_roi(
-    lon: Annotated[float | None, Query(ge=-180, le=180, description="point longitude")] = None,
-    lat: Annotated[float | None, Query(ge=-90, le=90, description="point latitude")] = None,
+    lon: Annotated[
+        float | None, Query(ge=-180, le=180, allow_inf_nan=False, description="point longitude")
+    ] = None,
+    lat: Annotated[
+        float | None, Query(ge=-90, le=90, allow_inf_nan=False, description="point latitude")
+    ] = None,
     bbox: Annotated[str | None, Query(description="or a box: minx,miny,maxx,maxy")] = None,
     bbox_crs: BBoxCRS = WGS84,
 ) -> Roi:
@@ -114,5 +114,6 @@ def point_or_bbox_roi(
 
 
 def body_roi(roi: GeoJSON, crs: RoiCRS = WGS84) -> Roi:
-    """The ROI of a POST: a GeoJSON body in ``crs``."""
-    return Roi(parse_roi(roi), _check_crs(crs, "crs"))
+    """The ROI of a POST: a GeoJSON body in ``crs``, bounded before anything else."""
+    crs = _check_crs(crs, "crs")
+    return Roi(parse_roi(roi, crs), crs)
