@@ -6,45 +6,62 @@ import re
 
 #: More ranges than this in one request are merged into one (a cheap DoS guard).
 MAX_RANGES = 256
+#: Positions of more than 18 digits lie past any file; they count as this cap (``int()``
+#: of thousands of digits is slow, and refused past 4,300).
+_BIG = 10**18
 
-_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+# RFC 9110's DIGIT is ASCII only (a bare \d would also take other scripts' digits).
+_SPEC = re.compile(r"^[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*$", re.ASCII)
 
 
 class Unsatisfiable(Exception):
     """No range of the request overlaps the representation: answer 416."""
 
 
+def _pos(digits: str) -> int:
+    """A byte position from its decimal digits, capped at :data:`_BIG` (past any file)."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else _BIG
+
+
+def _spec(spec: str, size: int) -> tuple[int, int] | None | bool:
+    """One range-spec: its ``(first, last)`` inside ``size`` bytes, None when it selects
+    nothing there, False when it is not a valid range-spec."""
+    m = _SPEC.match(spec)
+    if m is None or (not m[1] and not m[2]):
+        return False
+    if not m[1]:
+        length = _pos(m[2])
+        return (max(0, size - length), size - 1) if length and size else None
+    first = _pos(m[1])
+    last = _pos(m[2]) if m[2] else size - 1
+    if m[2] and last < first:
+        return False
+    return (first, min(last, size - 1)) if first < size else None
+
+
 def parse_range(header: str, size: int) -> list[tuple[int, int]] | None:
     """The ``(first, last)`` byte positions (inclusive) a ``Range`` header asks for.
 
     Returns None when the header is not a valid ``bytes`` range set (the server then
-    ignores it and sends the whole file, as RFC 9110 says); raises :class:`Unsatisfiable`
-    when it is valid but no range overlaps the ``size`` bytes. Overlapping or adjacent
-    ranges are coalesced, so a client never receives the same byte twice.
+    ignores it and sends the whole file, as RFC 9110 says) — including ``bytes=`` with no
+    range at all; raises :class:`Unsatisfiable` when it is valid but no range overlaps
+    the ``size`` bytes. Overlapping or adjacent ranges are coalesced, so a client never
+    receives the same byte twice.
     """
     unit, sep, specs = header.partition("=")
-    if not sep or unit.strip().lower() != "bytes":
+    if not sep or unit.strip(" \t").lower() != "bytes":
+        return None
+    listed = [spec for spec in specs.split(",") if spec.strip(" \t")]
+    if not listed:  # range-set = 1#range-spec: at least one is required
         return None
     wanted: list[tuple[int, int]] = []
-    for spec in specs.split(","):
-        if not spec.strip():
-            continue
-        m = _SPEC.match(spec)
-        if m is None or (not m[1] and not m[2]):
+    for spec in listed:
+        got = _spec(spec, size)
+        if got is False:
             return None
-        if m[1]:
-            first = int(m[1])
-            last = int(m[2]) if m[2] else size - 1
-            if m[2] and last < first:
-                return None
-            if first >= size:
-                continue
-            wanted.append((first, min(last, size - 1)))
-        else:
-            length = int(m[2])
-            if length == 0 or size == 0:
-                continue
-            wanted.append((max(0, size - length), size - 1))
+        if got:
+            wanted.append(got)
     if not wanted:
         raise Unsatisfiable
     return _coalesce(wanted)

@@ -2,7 +2,8 @@
 server would serve it (RFC 9110 ranges, validators and conditional requests).
 
 Only regular files inside the folder are reachable: dot-segments, hidden names (the
-private ``.leafcube/``), and symlinks that lead out of the folder all answer 404.
+private ``.leafcube/``), a trailing slash after a file, and symlinks that lead out of the
+folder or into a hidden part of it all answer 404.
 """
 
 from __future__ import annotations
@@ -45,15 +46,25 @@ def _not_found(request: Request) -> Response:
 
 
 def resolve(root: Path, url_path: str) -> tuple[Path, os.stat_result] | None:
-    """The regular file inside ``root`` that ``url_path`` names, or None."""
+    """The regular file inside ``root`` that ``url_path`` names, or None.
+
+    The path is checked twice: as asked (no hidden or dot segment, no trailing slash: a
+    file is not a folder) and once symlinks are resolved (still inside ``root``, and
+    still no hidden component, so a link cannot lead into ``.leafcube/``).
+    """
+    if url_path.endswith("/"):
+        return None
     parts = url_path.split("/")
-    if any(p.startswith(".") or "\\" in p or "\x00" in p for p in parts if p):
+    if any(_hidden(p) for p in parts if p):
         return None
     parts = [p for p in parts if p]
     if not parts:
         return None
-    real = os.path.realpath(root.joinpath(*parts))
-    if not real.startswith(str(root) + os.sep):
+    base = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(base, *parts))
+    if not real.startswith(base + os.sep):
+        return None
+    if any(_hidden(p) for p in Path(real[len(base) + 1 :]).parts):
         return None
     try:
         st = os.stat(real)
@@ -62,6 +73,11 @@ def resolve(root: Path, url_path: str) -> tuple[Path, os.stat_result] | None:
     if not stat.S_ISREG(st.st_mode):
         return None
     return Path(real), st
+
+
+def _hidden(segment: str) -> bool:
+    """A path segment never served: hidden or dot-segment, or one with a backslash or NUL."""
+    return segment.startswith(".") or "\\" in segment or "\x00" in segment
 
 
 def content_type(path: Path) -> str:
