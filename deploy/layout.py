@@ -13,6 +13,8 @@ from leafcube.catalogue import CATALOGUE_NAME, Catalogue
 from leafcube.catalogue.folder import write_json
 from leafcube.catalogue.gomez import gomez_view
 
+from . import DeployError
+
 #: Files of a phase are all in place before the next phase starts.
 PHASES = ("data", "mosaics and other files", "views", "catalogue")
 VIEW_FOLDERS = ("stac/", "gomez/")
@@ -37,6 +39,41 @@ def cube_files(root: Path) -> Iterator[str]:
         for name in sorted(names):
             if not name.startswith("."):
                 yield (rel / name).as_posix()
+
+
+def unsafe_links(root: Path) -> list[str]:
+    """Symlinks of the publishable tree that lead out of ``root`` or into a hidden part of
+    it (``.leafcube/``), as ``link -> target``: what a publish would leak."""
+    base = os.path.realpath(root)
+    found = []
+    for folder, dirs, names in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted([*dirs, *names]):
+            path = os.path.join(folder, name)
+            if name.startswith(".") or not os.path.islink(path):
+                continue
+            target = os.path.realpath(path)
+            inside = target.startswith(base + os.sep)
+            if not inside or any(p.startswith(".") for p in Path(target[len(base) :]).parts):
+                found.append(f"{Path(path).relative_to(base).as_posix()} -> {target}")
+    return found
+
+
+def check_links(root: Path) -> None:
+    """Refuse to publish a cube with symlinks out of it (or into its private parts).
+
+    Links inside the cube are published as copies of the file they name; a link that
+    leads elsewhere would copy a file nobody meant to publish, so nothing is copied and
+    the error names the links to remove (or to replace with the files themselves).
+    """
+    bad = unsafe_links(root)
+    if bad:
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise DeployError(
+            f"{root} has symlinks that lead out of the cube or into a hidden folder: "
+            f"{'; '.join(bad[:5])}{more}. Nothing was published: remove them, or put the "
+            "files themselves into the cube"
+        )
 
 
 @dataclass

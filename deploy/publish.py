@@ -21,7 +21,15 @@ from tqdm import tqdm
 from leafcube.catalogue import CATALOGUE_NAME, load
 from leafcube.catalogue.folder import locked, read_json
 
-from .layout import PHASES, PublishPlan, cube_files, gomez_views, phase_of, write_views
+from .layout import (
+    PHASES,
+    PublishPlan,
+    check_links,
+    cube_files,
+    gomez_views,
+    phase_of,
+    write_views,
+)
 from .rsync import is_remote, rsync_publish
 
 
@@ -106,12 +114,14 @@ def publish(
 
     ``dest`` is a folder, or ``[user@]host:/path`` for another machine (over rsync).
     Holds the cube's ingest lock, so an ingest running now makes this fail fast
-    rather than publish a half-written state.
+    rather than publish a half-written state. Refuses (before copying anything) a cube
+    with symlinks out of it; links within it are published as copies of their files.
     """
     cube = cube.resolve()
     base_url = check_base_url(base_url)
     if not (cube / CATALOGUE_NAME).is_file():
         raise FileNotFoundError(f"no {CATALOGUE_NAME} in {cube}: run `leafcube ingest` first")
+    check_links(cube)
     if is_remote(str(dest)):
         with locked(cube):
             return rsync_publish(cube, str(dest), base_url, delete=delete, dry_run=dry_run)

@@ -17,7 +17,15 @@ from pathlib import Path
 from leafcube.catalogue import load
 
 from . import DeployError
-from .layout import PHASES, PublishPlan, cube_files, gomez_views, phase_of, write_views
+from .layout import (
+    PHASES,
+    PublishPlan,
+    check_links,
+    cube_files,
+    gomez_views,
+    phase_of,
+    write_views,
+)
 
 
 def is_remote(dest: str) -> bool:
@@ -30,7 +38,10 @@ def _rsync(args: list[str], dry_run: bool) -> list[str]:
     rsync = shutil.which("rsync")
     if not rsync:
         raise DeployError("rsync not found: install it (Debian: apt-get install rsync)")
-    cmd = [rsync, "-a", "--out-format=%i %n", *(["--dry-run"] if dry_run else []), *args]
+    # --copy-links: a symlink within the cube lands as the file it names (links out of the
+    # cube are refused before any rsync run, by layout.check_links).
+    cmd = [rsync, "-a", "--copy-links", "--out-format=%i %n"]
+    cmd += [*(["--dry-run"] if dry_run else []), *args]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise DeployError(f"rsync failed ({result.returncode}): {result.stderr.strip()[-500:]}")
@@ -49,6 +60,7 @@ def rsync_publish(
 
     The caller holds the cube's ingest lock.
     """
+    check_links(cube)
     dest = dest.rstrip("/") + "/"
     views = gomez_views(load(cube), base_url)
     hrefs = [h for h in cube_files(cube) if h not in views]
