@@ -74,8 +74,9 @@ def palette_for(spec: LayerSpec) -> Palette:
         for value, hexcolor in NALCMS.items():
             rgba[value + 1] = (*bytes.fromhex(hexcolor[1:]), 255)
         index = np.zeros(1 << (8 * dtype.itemsize), dtype=np.uint8) if small else None
-        if index is not None:
-            index[1 : len(NALCMS) + 1] = np.arange(2, len(NALCMS) + 2)
+        if index is not None:  # looked up at dn - dtype.min (signed types start below 0)
+            first = 1 - int(np.iinfo(dtype).min)
+            index[first : first + len(NALCMS)] = np.arange(2, len(NALCMS) + 2)
         return Palette(index, rgba)
     index = None
     if small:
