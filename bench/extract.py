@@ -11,7 +11,7 @@ the first extract of a fresh Python process (what a notebook user waits for):
   as the files' DNs and a bit mask, zstd-compressed (``wire="dn"``, the default), or
   as raw float32 (``wire="npy"``) for comparison;
 - **leafcube static**: ``Cube(url, mode="static").extract`` — the client reads the COGs;
-- **local floor**: :func:`leafcube.reader.read_many` on the cube folder, no HTTP.
+- **local floor**: :meth:`leafcube.reader.Reader.read_many` on the cube folder, no HTTP.
 
 The leafcube server runs are timed on a warm server (2 × workers untimed extracts of
 the cell first, over as many connections, so its COGs are open in the workers that
@@ -232,22 +232,24 @@ def run_worker(cfg: dict) -> None:
     from leafcube.catalogue import load, query
     from leafcube.catalogue.roi import bbox_geometry
     from leafcube.client import Cube
-    from leafcube.reader import CubeFiles, read_many, roi_grid
+    from leafcube.reader import CubeFiles, Reader, roi_grid
 
     bbox = tuple(cfg["bbox"])
     if cfg["kind"] == "floor":
         coll = query.collection(load(cfg["cube"]), None)
         entries = query.dates_between(coll, cfg["start"], cfg["end"])
         files = CubeFiles(cfg["cube"])
-        t = time.perf_counter()
-        grid = roi_grid(coll, bbox_geometry(bbox), NATIVE)
-        reads = read_many(files, coll, entries, LAYERS, grid, qc="data")
-        took = time.perf_counter() - t
+        with Reader() as reader:
+            t = time.perf_counter()
+            grid = roi_grid(coll, bbox_geometry(bbox), NATIVE)
+            reads = reader.read_many(files, coll, entries, LAYERS, grid, qc="data")
+            took = time.perf_counter() - t
         arrays = {n: {k: r.data for k, r in v.items()} for n, v in reads.items()}
     else:
         mode = "static" if cfg["kind"] == "static" else "server"
         wire = "npy" if cfg["kind"] == "server-npy" else "dn"
         cube = Cube(cfg["url"], mode=mode, wire=wire, progress=False)
+        assert cube.mode == mode  # finds the server and reads the catalogue before the clock
         t = time.perf_counter()
         res = cube.extract(
             LAYERS, bbox, start=cfg["start"], end=cfg["end"], qc="data", roi_crs=NATIVE

@@ -29,6 +29,18 @@ SENSOR_SHIFT = 3
 
 #: ``data``: hide only pixels without data; ``valid``: also hide flagged estimates.
 QCFilter = Literal["data", "valid"]
+QC_FILTERS: tuple[QCFilter, ...] = ("data", "valid")
+#: The filter of every entry point (client, server, tiles, ``DataStorage``, CLIs) unless
+#: told otherwise: every estimate LEAF exports, as LEAF's own GeoTIFFs show them.
+DEFAULT_QC: QCFilter = "data"
+
+
+def check_filter(value: object) -> QCFilter:
+    """``value`` as a QC filter; ValueError naming the choices otherwise."""
+    for name in QC_FILTERS:
+        if value == name:
+            return name
+    raise ValueError(f"qc must be one of {list(QC_FILTERS)}, not {value!r}")
 
 
 def encode(sensor: np.ndarray | int, input_flag=False, output_flag=False, invalid=False):
@@ -71,8 +83,6 @@ def is_valid(qc: np.ndarray) -> np.ndarray:
 
 def keep(qc: np.ndarray, qc_filter: QCFilter) -> np.ndarray:
     """The pixels (already known to hold data) that a request with ``qc=qc_filter`` keeps."""
-    if qc_filter == "valid":
+    if check_filter(qc_filter) == "valid":
         return is_valid(qc)
-    if qc_filter == "data":
-        return np.ones(np.shape(qc), dtype=bool)
-    raise ValueError(f"qc filter must be 'data' or 'valid', not {qc_filter!r}")
+    return np.ones(np.shape(qc), dtype=bool)

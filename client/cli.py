@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from leafcube.catalogue.qc import DEFAULT_QC, QC_FILTERS
 from leafcube.catalogue.roi import WGS84
 
 from .source import MODES
@@ -36,9 +37,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--end", help="last day, YYYY-MM-DD (default: the last date)")
     p.add_argument(
         "--qc",
-        choices=("valid", "data"),
-        default="valid",
-        help="valid: mask QC-flagged estimates too (default); data: mask only missing data",
+        choices=QC_FILTERS,
+        default=DEFAULT_QC,
+        help=f"data: mask only missing data; valid: mask QC-flagged estimates too "
+        f"(default: {DEFAULT_QC})",
     )
     p.add_argument("--collection", help="collection name (default: the only one)")
     p.add_argument("--mode", choices=MODES, help="force how pixels are fetched")
@@ -62,20 +64,21 @@ def run(args: argparse.Namespace) -> int:
     """Extract, write, and print what was written and which dates were empty."""
     from .cube import Cube
 
-    cube = Cube(args.source, args.mode, progress=not args.quiet)
-    res = cube.extract(
-        args.layers,
-        _roi(args.roi),
-        start=args.start,
-        end=args.end,
-        qc=args.qc,
-        collection=args.collection,
-        roi_crs=args.roi_crs,
-    )
+    with Cube(args.source, args.mode, progress=not args.quiet) as cube:
+        res = cube.extract(
+            args.layers,
+            _roi(args.roi),
+            start=args.start,
+            end=args.end,
+            qc=args.qc,
+            collection=args.collection,
+            roi_crs=args.roi_crs,
+        )
+        mode = cube.mode
     written = res.save(args.out)
     print(
         f"{len(res.dates)} dates × {len(res)} layers, {res.shape[0]}×{res.shape[1]} px "
-        f"from {cube.mode} mode → {args.out} ({len(written)} file(s))"
+        f"from {mode} mode → {args.out} ({len(written)} file(s))"
     )
     if res.empty_dates:
         print(f"no valid pixels on: {', '.join(res.empty_dates)}")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from leafcube.catalogue.gomez import gomez_view
-from leafcube.catalogue.qc import QCFilter
+from leafcube.catalogue.qc import DEFAULT_QC, QCFilter
 from leafcube.catalogue.roi import WGS84
 
 from .cube import Cube
@@ -49,6 +49,7 @@ class DataStorage:
 
     ``url``: a leafcube server, a cube folder's URL or path, or a GomezEngine view of
     one. Values come back in physical units (float32, NaN where masked by ``qc``).
+    Unlike GomezEngine it holds a connection pool: ``close()`` it, or use ``with``.
     """
 
     def __init__(
@@ -56,7 +57,7 @@ class DataStorage:
         url: str | os.PathLike[str],
         max_workers: int = 10,
         collection: str | None = None,
-        qc: QCFilter = "data",
+        qc: QCFilter = DEFAULT_QC,
     ) -> None:
         source, view_coll = _cube_of_view(os.fspath(url))
         self.cube = Cube(source, concurrency=max_workers)
@@ -69,6 +70,16 @@ class DataStorage:
         self.data_db: dict[dt.date, list[str]] = {
             dt.date.fromisoformat(k): v for k, v in gomez_view(self.coll, prefix).items()
         }
+
+    def close(self) -> None:
+        """Close the underlying :class:`Cube`."""
+        self.cube.close()
+
+    def __enter__(self) -> DataStorage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def extract_band(
         self,

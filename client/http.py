@@ -1,4 +1,4 @@
-"""HTTP for the client: one HTTP/2 connection, a bounded number of requests in flight,
+"""HTTP for the client: one HTTP/2 connection pool, a bounded number of requests in flight,
 timeouts, and retries with backoff on 429, 5xx and broken connections (honouring
 ``Retry-After``)."""
 
@@ -87,49 +87,62 @@ def ssl_context() -> ssl.SSLContext:
     return _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 
-def client_kwargs(h2c: bool, timeout: float) -> dict[str, Any]:
-    """httpx client options: HTTP/2 over TLS always, h2c only for a server known to speak it."""
-    return {
-        "verify": ssl_context(),
-        "http2": True,
-        "http1": not h2c,
-        "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        "follow_redirects": True,
-    }
+def untrusted(exc: BaseException) -> bool:
+    """True when ``exc`` comes from a certificate that failed verification: trying again
+    cannot help, the CA has to be trusted (``SSL_CERT_FILE``)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def new_client(h2c: bool, timeout: float) -> httpx.AsyncClient:
+    """An HTTP client (no I/O yet): HTTP/2 over TLS always, h2c only for a server known to
+    speak it, HTTP/1.1 otherwise."""
+    return httpx.AsyncClient(
+        verify=ssl_context(),
+        http2=True,
+        http1=not h2c,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        follow_redirects=True,
+    )
 
 
 class Fetcher:
-    """An ``httpx.AsyncClient`` with bounded concurrency and retries; use as ``async with``."""
+    """Requests over one ``httpx.AsyncClient`` (a ``Cube``'s connection pool, which it
+    closes), at most ``concurrency`` in flight, retried by ``policy``."""
 
-    def __init__(self, h2c: bool = False, concurrency: int = 8, policy: RetryPolicy | None = None):
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        concurrency: int = 8,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.client = client
         self.policy = policy or RetryPolicy()
-        self._kwargs = client_kwargs(h2c, self.policy.timeout)
         self._limit = asyncio.Semaphore(max(1, concurrency))
-        self._client: httpx.AsyncClient | None = None
 
-    async def __aenter__(self) -> Fetcher:
-        self._client = httpx.AsyncClient(**self._kwargs)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.client.aclose()
 
     async def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
-        """A 2xx response, after retrying what is worth retrying.
+        """A response under 400, after retrying what is worth retrying.
 
         Raises :class:`ClientError` with the server's message for other 4xx answers, and
         the last ``httpx`` error (or a ClientError for a 5xx) once retries are spent.
         """
-        assert self._client is not None, "use Fetcher as an async context manager"
         attempt = 0
         while True:
             response: httpx.Response | None = None
             try:
                 async with self._limit:
-                    response = await self._client.request(method, url, **kw)
-            except httpx.TransportError:
-                if attempt >= self.policy.retries:
+                    response = await self.client.request(method, url, **kw)
+            except httpx.TransportError as exc:
+                if attempt >= self.policy.retries or untrusted(exc):
                     raise
             else:
                 if response.status_code < 400:

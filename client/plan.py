@@ -1,16 +1,20 @@
 """What one extract reads, decided before any pixel is fetched: collection, layers, dates
-and the ROI's pixel grid (shared by the cube and the wire formats)."""
+and the ROI's pixel grid (shared by the cube, its backends and the wire formats)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shapely.geometry.base import BaseGeometry
 
-from leafcube.catalogue import Collection, DateEntry
-from leafcube.catalogue.qc import QCFilter
-from leafcube.reader import RoiGrid
+from leafcube.catalogue import Catalogue, Collection, DateEntry, query
+from leafcube.catalogue.qc import QCFilter, check_filter
+from leafcube.catalogue.roi import bbox_geometry
+from leafcube.reader import RoiGrid, roi_grid
+
+from .errors import ClientError
 
 LayersLike = str | Sequence[str]
 
@@ -37,3 +41,43 @@ class ExtractPlan:
     @property
     def keys(self) -> list[str]:
         return [e.key for e in self.entries]
+
+
+def collection(cat: Catalogue, name: str | None) -> Collection:
+    """The named collection (or the only one); ClientError naming the choices otherwise."""
+    try:
+        return query.collection(cat, name)
+    except ValueError as exc:
+        raise ClientError(str(exc)) from None
+
+
+def make_plan(
+    cat: Catalogue,
+    layers: LayersLike,
+    roi: BaseGeometry | Sequence[float],
+    *,
+    start: str | dt.date | None,
+    end: str | dt.date | None,
+    qc: object,
+    collection_name: str | None,
+    roi_crs: str,
+) -> ExtractPlan:
+    """Check every argument against the catalogue and lay the ROI's pixel grid; a
+    ClientError says what to change."""
+    try:
+        qc_filter = check_filter(qc)
+    except ValueError as exc:
+        raise ClientError(str(exc)) from None
+    coll = collection(cat, collection_name)
+    names = query.check_layers(coll, layer_names(layers))
+    entries = query.require_dates(coll, start, end)
+    # the ROI stays in its own CRS in every mode (the server takes it as is)
+    geom = roi if isinstance(roi, BaseGeometry) else bbox_geometry(roi)
+    grid = roi_grid(coll, geom, roi_crs)
+    hits = any(query.tiles_in(e, n, grid.bounds) for e in entries for n in names)
+    if not hits or not grid.inside.any():
+        raise ClientError(
+            f"the ROI holds no data of {coll.name!r}: it overlaps none of its tiles; "
+            f"the data cover {list(coll.extent_wgs84 or ())} (lon/lat)"
+        )
+    return ExtractPlan(coll, names, entries, grid, roi, roi_crs, qc_filter)

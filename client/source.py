@@ -1,11 +1,14 @@
-"""Where a cube lives and how to reach it: a leafcube server, a plain web server or a folder.
+"""Where a cube lives, how to reach it, and its catalogue as it is now.
 
 The mode is found by asking: a source whose ``/api/collections`` answers is a leafcube
 server; one with only a ``catalogue.json`` is a static cube; a path is a local cube.
+The catalogue is read again only when it changed: a conditional GET (ETag) over HTTP,
+a ``stat`` on disk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,22 +19,21 @@ import httpx
 from leafcube.catalogue import CATALOGUE_NAME, Catalogue, CatalogueError, load, parse
 
 from .errors import ClientError
-from .http import client_kwargs, error_message
+from .http import Fetcher, new_client, untrusted
 
 Mode = Literal["server", "static", "local"]
-MODES: tuple[str, ...] = ("server", "static", "local")
+MODES: tuple[Mode, ...] = ("server", "static", "local")
 
 
 @dataclass(frozen=True)
 class Source:
-    """A cube's location, its mode and its catalogue.
+    """A cube's location and mode.
 
     ``h2c`` is True for a server known to speak HTTP/2 without TLS (a leafcube server).
     """
 
     mode: Mode
     base: str
-    catalogue: Catalogue
     h2c: bool = False
 
     @property
@@ -44,9 +46,23 @@ class Source:
 
     def gdal_env(self) -> dict[str, str]:
         """GDAL settings that make /vsicurl/ speak HTTP/2 where the server does."""
+        if not self.remote:
+            return {}
         if self.base.startswith("https://"):
             return {"GDAL_HTTP_VERSION": "2TLS"}
         return {"GDAL_HTTP_VERSION": "2PRIOR_KNOWLEDGE" if self.h2c else "1.1"}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A catalogue and what identifies its version (an ETag, or a file's stat)."""
+
+    catalogue: Catalogue
+    version: object
+
+
+class Unreachable(ClientError):
+    """The cube's server did not answer (after retries)."""
 
 
 def is_url(value: object) -> bool:
@@ -54,58 +70,98 @@ def is_url(value: object) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://"))
 
 
-def open_source(source: str | os.PathLike[str], mode: Mode | None = None) -> Source:
-    """Find out what ``source`` is and load its catalogue; ``mode`` forces one."""
-    if mode is not None and mode not in MODES:
-        raise ClientError(f"mode must be one of {list(MODES)}, not {mode!r}")
-    if not is_url(source):
-        if mode not in (None, "local"):
-            raise ClientError(f"{mode} mode needs an http(s) URL, not the path {source!r}")
-        path = Path(source)
+def check_mode(mode: object) -> Mode | None:
+    """``mode`` if it is one (or None); ClientError naming the choices otherwise."""
+    for m in MODES:
+        if mode == m:
+            return m
+    if mode is None:
+        return None
+    raise ClientError(f"mode must be one of {list(MODES)}, not {mode!r}")
+
+
+def base_of(source: str | os.PathLike[str], mode: Mode | None) -> str:
+    """The cube's base (URL or folder) from what the user gave, without any I/O."""
+    if is_url(source):
+        if mode == "local":
+            raise ClientError(f"local mode needs a folder, not the URL {source}")
+        return str(source).removesuffix(CATALOGUE_NAME).rstrip("/")
+    if mode not in (None, "local"):
+        raise ClientError(f"{mode} mode needs an http(s) URL, not the path {source!r}")
+    path = Path(source)
+    return str(path.parent if path.name == CATALOGUE_NAME else path)
+
+
+async def locate(base: str, mode: Mode | None, timeout: float) -> tuple[Source, httpx.AsyncClient]:
+    """The source at ``base`` and the HTTP client (the one connection pool) that speaks
+    to it: h2c is tried first on ``http://``, then HTTP/1.1."""
+    if not is_url(base):
+        path = Path(base)
         if not path.exists():
-            raise ClientError(f"no cube at {path}: not a URL, and no such file or folder")
+            raise ClientError(f"no cube at {base}: not a URL, and no such file or folder")
+        return Source("local", str(path.parent if path.is_file() else path)), new_client(
+            False, timeout
+        )
+    for h2c in [True, False] if base.startswith("http://") else [False]:
+        client = new_client(h2c, timeout)
         try:
-            cat = load(path)
-        except CatalogueError as exc:
-            raise ClientError(str(exc)) from None
-        return Source("local", str(path.parent if path.is_file() else path), cat)
-    if mode == "local":
-        raise ClientError(f"local mode needs a folder, not the URL {source}")
-    return _open_url(str(source).removesuffix(CATALOGUE_NAME).rstrip("/"), mode)
-
-
-def _probe_api(base: str, h2c: bool) -> bool:
-    """True when ``base`` answers ``/api/collections`` with JSON, like a leafcube server."""
-    with httpx.Client(**client_kwargs(h2c, 15.0)) as client:
-        r = client.get(f"{base}/api/collections", headers={"accept": "application/json"})
-    return r.status_code == 200 and r.headers.get("content-type", "").startswith("application/json")
-
-
-def _open_url(base: str, mode: Mode | None) -> Source:
-    server, h2c = False, False
-    attempts = [True, False] if base.startswith("http://") else [False]
-    for try_h2c in attempts:
-        try:
-            server = _probe_api(base, try_h2c)
-        except httpx.TransportError:
+            r = await client.get(f"{base}/api/collections", headers={"accept": "application/json"})
+        except httpx.TransportError as exc:
+            await client.aclose()
+            if untrusted(exc):
+                raise ClientError(
+                    f"cannot reach {base}: {exc} (trust its CA with SSL_CERT_FILE)"
+                ) from None
             continue
-        h2c = try_h2c and server
-        break
-    if mode == "server" and not server:
+        server = r.status_code == 200 and r.headers.get("content-type", "").startswith(
+            "application/json"
+        )
+        if server or not h2c:
+            if mode == "server" and not server:
+                await client.aclose()
+                break
+            return Source(mode or ("server" if server else "static"), base, h2c=h2c), client
+        await client.aclose()  # something that speaks h2c but is not leafcube: use HTTP/1.1
+    if mode == "server":
         raise ClientError(f"{base} is not a leafcube server: /api/collections does not answer")
+    return Source(mode or "static", base), new_client(False, timeout)
+
+
+async def read_catalogue(source: Source, fetcher: Fetcher, known: Snapshot | None) -> Snapshot:
+    """The catalogue as it is now: ``known`` when it has not changed since."""
+    if not source.remote:
+        return await asyncio.to_thread(_read_local, source.base, known)
+    headers = {"if-none-match": str(known.version)} if known and known.version else {}
     try:
-        with httpx.Client(**client_kwargs(h2c, 30.0)) as client:
-            r = client.get(f"{base}/{CATALOGUE_NAME}")
+        r = await fetcher.request("GET", source.url(CATALOGUE_NAME), headers=headers)
+    except ClientError as exc:
+        raise ClientError(
+            f"no leafcube cube at {source.base}: {CATALOGUE_NAME} answered {exc}"
+        ) from None
     except httpx.HTTPError as exc:
-        raise ClientError(f"cannot reach {base}: {exc}") from None
+        raise Unreachable(f"cannot reach {source.base}: {exc}") from None
+    if r.status_code == 304 and known is not None:
+        return known
     if r.status_code != 200:
         raise ClientError(
-            f"no leafcube cube at {base}: {CATALOGUE_NAME} answered "
-            f"{r.status_code} ({error_message(r)})"
+            f"no leafcube cube at {source.base}: {CATALOGUE_NAME} answered {r.status_code}"
         )
     try:
         cat = parse(r.content)
     except CatalogueError as exc:
-        raise ClientError(f"{base}/{CATALOGUE_NAME}: {exc}") from None
-    chosen: Mode = mode or ("server" if server else "static")
-    return Source(chosen, base, cat, h2c=h2c)
+        raise ClientError(f"{source.base}/{CATALOGUE_NAME}: {exc}") from None
+    return Snapshot(cat, r.headers.get("etag"))
+
+
+def _read_local(base: str, known: Snapshot | None) -> Snapshot:
+    try:
+        st = os.stat(Path(base) / CATALOGUE_NAME)
+    except OSError:
+        raise ClientError(f"no cube at {base}: it has no {CATALOGUE_NAME}") from None
+    version = (st.st_mtime_ns, st.st_size, st.st_ino)
+    if known is not None and known.version == version:
+        return known
+    try:
+        return Snapshot(load(Path(base)), version)
+    except CatalogueError as exc:
+        raise ClientError(str(exc)) from None

@@ -1,20 +1,20 @@
 """Reading a cube's COGs onto an ROI's pixel grid: the one pixel path shared by the
-server (subsets, time series) and the client's static and local modes, so every
-mode returns identical arrays."""
+server (subsets, time series, tiles) and the client's static and local modes, so every
+mode returns identical arrays. A :class:`Reader` owns the threads and open files."""
 
-from .datasets import open_cached
+from .datasets import Datasets
 from .grid import GridTooLarge, RoiGrid, roi_grid
-from .lanes import Lanes
-from .read import CubeFiles, LayerRead, read_layer, read_many
+from .read import CubeFiles, LayerRead
+from .reader import READ_THREADS, Reader, ReaderClosed
 
 __all__ = [
+    "READ_THREADS",
     "CubeFiles",
+    "Datasets",
     "GridTooLarge",
-    "Lanes",
     "LayerRead",
+    "Reader",
+    "ReaderClosed",
     "RoiGrid",
-    "open_cached",
-    "read_layer",
-    "read_many",
     "roi_grid",
 ]

@@ -2,27 +2,24 @@
 
 Tile COGs are read directly (not through the mosaic VRT) with integer windows, since
 every tile shares the collection's pixel grid: no resampling ever happens, and a
-mosaic across tiles is seamless. Opened datasets are cached per thread.
+mosaic across tiles is seamless. The datasets come from the calling thread's
+:class:`~.datasets.Datasets` (a :class:`~.reader.Reader` lane's).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from rasterio.windows import Window
 
 from leafcube.catalogue import Collection, DateEntry, LayerSpec
 from leafcube.catalogue.grid import intersect
-from leafcube.catalogue.qc import QCFilter, keep
+from leafcube.catalogue.qc import DEFAULT_QC, QCFilter, check_filter, keep
 
-from .datasets import open_cached
+from .datasets import Datasets
 from .grid import RoiGrid
-from .lanes import shared_lanes
 
 #: GDAL settings for reading COGs over HTTP(S): no directory listing, no side-car
 #: probes, merged and multiplexed range requests, retries on 429/5xx.
@@ -37,12 +34,6 @@ HTTP_ENV = {
     "GDAL_HTTP_RETRY_DELAY": "0.5",
     "GDAL_HTTP_TIMEOUT": "60",
 }
-
-
-#: Read threads per process: decoding is CPU work, so more threads than about twice
-#: the cores only contend for the GIL (measured: 8 threads on 2 cores open files 1.5×
-#: slower than 4).
-READ_THREADS = min(8, 2 * (os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -84,9 +75,10 @@ class LayerRead:
 
 
 def _read_dn(
-    files: CubeFiles, entry: DateEntry, layer: str, grid: RoiGrid
+    datasets: Datasets, files: CubeFiles, entry: DateEntry, layer: str, grid: RoiGrid
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Raw DNs and a has-data mask of ``layer`` on ``grid``, mosaicked over its tiles."""
+    """Raw DNs and a has-data mask of ``layer`` on ``grid``, mosaicked over its tiles
+    (a later tile wins only where it has data)."""
     out: np.ndarray | None = None
     valid = np.zeros(grid.shape, dtype=bool)
     used: list[str] = []
@@ -98,7 +90,7 @@ def _read_dn(
         part = intersect(tile.bbox, grid.bounds)
         if part is None:
             continue
-        ds = open_cached(files.gdal_path(tile.href))
+        ds = datasets.open(files.gdal_path(tile.href))
         if out is None:
             out = np.zeros(grid.shape, dtype=ds.dtypes[0])
         col = round((part[0] - tile.bbox[0]) / res)
@@ -120,53 +112,23 @@ def _read_dn(
 
 
 def read_layer(
+    datasets: Datasets,
     files: CubeFiles,
     coll: Collection,
     entry: DateEntry,
     layer: str,
     grid: RoiGrid,
-    qc: QCFilter = "data",
+    qc: QCFilter = DEFAULT_QC,
 ) -> LayerRead:
     """One layer of one date on ``grid``, decoded to physical units (float32).
 
     Masked: outside the ROI, where the files hold no data, and (``qc="valid"``)
-    where the layer's QC flags the estimate.
+    where the layer's QC flags the estimate. Run it on a :class:`~.reader.Reader`
+    thread, which supplies ``datasets`` and the GDAL settings.
     """
     spec: LayerSpec = coll.layers[layer]
-    with rasterio.Env(**HTTP_ENV):
-        dn, valid, used = _read_dn(files, entry, layer, grid)
-        if qc == "valid" and spec.qc_layer:
-            qc_dn, qc_has, _ = _read_dn(files, entry, spec.qc_layer, grid)
-            valid &= qc_has & keep(qc_dn, "valid")
-        elif qc not in ("data", "valid"):
-            raise ValueError(f"qc must be 'data' or 'valid', not {qc!r}")
+    dn, valid, used = _read_dn(datasets, files, entry, layer, grid)
+    if check_filter(qc) == "valid" and spec.qc_layer:
+        qc_dn, qc_has, _ = _read_dn(datasets, files, entry, spec.qc_layer, grid)
+        valid &= qc_has & keep(qc_dn, "valid")
     return LayerRead(dn, ~(valid & grid.inside), spec, used)
-
-
-def read_many(
-    files: CubeFiles,
-    coll: Collection,
-    entries: Iterable[DateEntry],
-    layers: Iterable[str],
-    grid: RoiGrid,
-    qc: QCFilter = "data",
-    workers: int = READ_THREADS,
-) -> dict[str, dict[str, LayerRead]]:
-    """Every (layer, date) pair on ``grid``, read on :class:`Lanes` threads:
-    ``{layer: {date: read}}``."""
-    lanes = shared_lanes(workers)
-    layers, entries = list(layers), list(entries)  # each is walked more than once
-    jobs = [(layer, e) for layer in layers for e in entries]
-    futures = [
-        lanes.submit(coll, layer, e, read_layer, files, coll, e, layer, grid, qc)
-        for layer, e in jobs
-    ]
-    result: dict[str, dict[str, LayerRead]] = {layer: {} for layer in layers}
-    try:
-        for (layer, e), future in zip(jobs, futures, strict=True):
-            result[layer][e.key] = future.result()
-    except BaseException:
-        for future in futures:  # a failed request leaves no reads queued behind others
-            future.cancel()
-        raise
-    return result

@@ -10,12 +10,13 @@ from typing import Annotated
 from fastapi import FastAPI, Path, Request
 from starlette.responses import Response
 
+from leafcube.reader import Reader
+
 from . import errors, routes_catalogue, routes_data, routes_tiles, static
 from .config import Settings
 from .cube import ServedCube
 from .head import HeadAsGet
 from .responses import JSONResponse
-from .tiling import new_tile_pool
 
 DESCRIPTION = """\
 An open, stateless HTTP data cube for Canada's LEAF vegetation products.
@@ -34,12 +35,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.tile_pool = new_tile_pool()
-        await asyncio.to_thread(cube.warm_up)
-        try:
+        # made here, in the worker process that serves, not where the app was built
+        with Reader() as reader:
+            app.state.reader = reader
+            await asyncio.to_thread(cube.warm_up, reader)
             yield
-        finally:
-            app.state.tile_pool.shutdown(cancel_futures=True)
 
     app = FastAPI(
         title="leafcube",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from leafcube.catalogue import CATALOGUE_NAME, Catalogue, Collection, load, query
 from leafcube.catalogue.roi import WGS84, bbox_geometry, transformer
-from leafcube.reader import CubeFiles, read_many, roi_grid
+from leafcube.reader import CubeFiles, Reader, roi_grid
 
 from .errors import APIError
 
@@ -55,7 +55,7 @@ class ServedCube:
             )
         return query.collection(cat, name)
 
-    def warm_up(self) -> None:
+    def warm_up(self, reader: Reader) -> None:
         """Pay the one-time costs (the catalogue, PROJ's database, GDAL's drivers) at
         start-up rather than in the first request: a few lon/lat pixels of each
         collection's newest date, read on the read threads. Best effort: a broken
@@ -74,6 +74,6 @@ class ServedCube:
                 x0, y0, x1, y1 = next(iter(files.tiles.values())).bbox
                 lon, lat = transformer(coll.crs, WGS84).transform((x0 + x1) / 2, (y0 + y1) / 2)
                 grid = roi_grid(coll, bbox_geometry((lon, lat, lon + 1e-4, lat + 1e-4)), WGS84)
-                read_many(self.files, coll, [entry], [layer], grid)
+                reader.read_many(self.files, coll, [entry], [layer], grid)
             except Exception as exc:  # never fatal: requests report it
                 log.warning("warm-up of %s skipped: %s", coll.name, exc)

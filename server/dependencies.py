@@ -12,16 +12,17 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from leafcube.catalogue.errors import ROIError
+from leafcube.catalogue.qc import DEFAULT_QC, QCFilter
 from leafcube.catalogue.roi import WGS84, bbox_geometry, check_roi, parse_crs, parse_roi
 
 from .errors import APIError
-from .models import QCParam
 
 Layers = Annotated[str, Query(description="comma-separated layer names, e.g. LAI,fCOVER")]
 Start = Annotated[str | None, Query(description="first day, YYYY-MM-DD (inclusive)")]
 End = Annotated[str | None, Query(description="last day, YYYY-MM-DD (inclusive)")]
 QCQuery = Annotated[
-    QCParam, Query(description="`data`: mask pixels without data; `valid`: also QC-flagged ones")
+    QCFilter,
+    Query(description="`data`: mask pixels without data; `valid`: also QC-flagged ones"),
 ]
 RoiCRS = Annotated[
     str,
@@ -52,7 +53,7 @@ class DataParams:
     layers: list[str]
     start: str | None
     end: str | None
-    qc: QCParam
+    qc: QCFilter
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Roi:
 
 
 def data_params(
-    layers: Layers, start: Start = None, end: End = None, qc: QCQuery = "data"
+    layers: Layers, start: Start = None, end: End = None, qc: QCQuery = DEFAULT_QC
 ) -> DataParams:
     """``layers``, ``start``, ``end`` and ``qc`` of any subset or time series."""
     return DataParams([n.strip() for n in layers.split(",") if n.strip()], start, end, qc)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from starlette.requests import Request
+
+from leafcube.reader import Reader
 
 from .config import Settings
 from .cube import ServedCube
@@ -20,6 +20,6 @@ def settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def tile_pool(request: Request) -> ThreadPoolExecutor:
-    """The threads this app renders tiles on."""
-    return request.app.state.tile_pool
+def reader(request: Request) -> Reader:
+    """The reader (threads and open datasets) of this app, made at start-up."""
+    return request.app.state.reader

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
 from leafcube.catalogue import LayerSpec
-
-QCParam = Literal["data", "valid"]
+from leafcube.catalogue.qc import QCFilter
 
 
 class Link(BaseModel):
@@ -79,7 +76,7 @@ class TimeSeries(BaseModel):
     """Statistics per date and layer, in physical units."""
 
     collection: str
-    qc: QCParam
+    qc: QCFilter
     crs: str
     pixels: int = Field(description="pixels of the ROI on the collection grid")
     dates: list[str]

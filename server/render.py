@@ -18,9 +18,9 @@ from rasterio.windows import Window
 
 from leafcube.catalogue import Collection, DateEntry
 from leafcube.catalogue.grid import intersect
-from leafcube.catalogue.qc import keep
+from leafcube.catalogue.qc import QCFilter, keep
 from leafcube.catalogue.roi import transformer
-from leafcube.reader import CubeFiles, open_cached
+from leafcube.reader import CubeFiles, Datasets
 
 from .colormaps import to_index
 
@@ -78,9 +78,9 @@ def lattice(
     return Lattice(mx, my, (mx.min(), my.min(), mx.max(), my.max()))
 
 
-def _overview(path: str, cell: float) -> int | None:
+def _overview(datasets: Datasets, path: str, cell: float) -> int | None:
     """The coarsest overview level of ``path`` whose cells are no larger than ``cell``."""
-    ds = open_cached(path)
+    ds = datasets.open(path)
     res = abs(ds.transform.a)
     level = None
     for i, factor in enumerate(ds.overviews(1)):
@@ -107,7 +107,9 @@ def _read_at(ds, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.nda
     return data[rows, cols], mask[rows, cols] > 0
 
 
-def sample(files: CubeFiles, entry: DateEntry, layer: str, lat: Lattice) -> Sampled | None:
+def sample(
+    datasets: Datasets, files: CubeFiles, entry: DateEntry, layer: str, lat: Lattice
+) -> Sampled | None:
     """Nearest-neighbour DNs of ``layer`` at the tile's pixel centres, mosaicked over its tiles.
 
     Pixel positions are interpolated in each COG's own pixel space; a tile that lies
@@ -122,7 +124,7 @@ def sample(files: CubeFiles, entry: DateEntry, layer: str, lat: Lattice) -> Samp
         if intersect(tile.bbox, lat.bounds) is None:
             continue
         path = files.gdal_path(tile.href)
-        ds = open_cached(path, _overview(path, lat.cell))
+        ds = datasets.open(path, _overview(datasets, path, lat.cell))
         t = ds.transform
         lc, lr = (lat.x - t.c) / t.a, (lat.y - t.f) / t.e
         if lc.max() < 0 or lr.max() < 0 or lc.min() >= ds.width or lr.min() >= ds.height:
@@ -148,6 +150,7 @@ def sample(files: CubeFiles, entry: DateEntry, layer: str, lat: Lattice) -> Samp
 
 
 def render(
+    datasets: Datasets,
     files: CubeFiles,
     coll: Collection,
     entry: DateEntry,
@@ -157,19 +160,19 @@ def render(
     z: int,
     x: int,
     y: int,
-    qc: str,
+    qc: QCFilter,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The tile as palette indices (0 where masked) and its palette; None when it holds no data."""
     lat = lattice(tms, tms_crs, z, x, y, coll.crs)
     if coll.extent is None or lat.bounds is None or intersect(lat.bounds, coll.extent) is None:
         return None
     spec = coll.layers[layer]
-    got = sample(files, entry, layer, lat)
+    got = sample(datasets, files, entry, layer, lat)
     if got is None or not got.has.any():
         return None
     has = got.has
     if qc == "valid" and spec.qc_layer:
-        q = sample(files, entry, spec.qc_layer, lat)
+        q = sample(datasets, files, entry, spec.qc_layer, lat)
         has = has & q.has & keep(q.dn, "valid") if q is not None else np.zeros_like(has)
     index, palette = to_index(spec, got.dn)
     index[~has] = 0

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from leafcube.catalogue import Collection, DateEntry, query
-from leafcube.reader import GridTooLarge, LayerRead, RoiGrid, read_many, roi_grid
+from leafcube.catalogue.qc import QCFilter
+from leafcube.reader import GridTooLarge, LayerRead, RoiGrid, roi_grid
 from leafcube.reader.stats import layer_stats
 
 from .dependencies import (
@@ -25,10 +26,10 @@ from .dependencies import (
     data_params,
     point_or_bbox_roi,
 )
-from .deps import cube, settings
+from .deps import cube, reader, settings
 from .encode import DN_MEDIA_TYPE, FORMATS, Subset
 from .errors import APIError
-from .models import QCParam, Stats, TimeSeries
+from .models import Stats, TimeSeries
 
 router = APIRouter(tags=["data"])
 
@@ -50,7 +51,7 @@ class DataRequest:
     layers: list[str]
     entries: list[DateEntry]
     grid: RoiGrid
-    qc: QCParam
+    qc: QCFilter
 
 
 def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> DataRequest:
@@ -74,7 +75,7 @@ def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> Dat
 
 
 def _read(request: Request, p: DataRequest) -> dict[str, dict[str, LayerRead]]:
-    return read_many(cube(request).files, p.coll, p.entries, p.layers, p.grid, p.qc)
+    return reader(request).read_many(cube(request).files, p.coll, p.entries, p.layers, p.grid, p.qc)
 
 
 def _subset(request: Request, p: DataRequest, fmt: str) -> Response:

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from leafcube.catalogue import Collection
+from leafcube.catalogue.qc import DEFAULT_QC
 
 from . import tms, wmts
 from .dates import pick
-from .deps import cube, tile_pool
+from .dependencies import QCQuery
+from .deps import cube, reader
 from .errors import APIError
-from .models import QCParam, TileJSON
+from .models import TileJSON
 from .static import etag_matches
 from .tiling import bounds_wgs84, max_zoom, source_etag, tile_png
 from .urls import base_url
@@ -22,10 +24,6 @@ from .urls import base_url
 router = APIRouter(tags=["maps"])
 
 TILE_CACHE = "public, max-age=3600"
-
-QCQuery = Annotated[
-    QCParam, Query(description="`data`: hide pixels without data; `valid`: also QC-flagged ones")
-]
 
 
 def _layer(coll: Collection, layer: str) -> str:
@@ -54,7 +52,7 @@ async def tile(
     z: Annotated[int, Path(ge=0, le=30)],
     x: Annotated[int, Path(ge=0)],
     y: Annotated[int, Path(ge=0)],
-    qc: QCQuery = "data",
+    qc: QCQuery = DEFAULT_QC,
 ) -> Response:
     c = cube(request)
     coll = c.collection(collection)
@@ -69,8 +67,8 @@ async def tile(
     }
     if etag_matches(request.headers.get("if-none-match", ""), headers["etag"]):
         return Response(status_code=304, headers=headers)
-    body = await asyncio.get_running_loop().run_in_executor(
-        tile_pool(request), tile_png, c.files, coll, entry, name, tms_id, z, x, y, qc
+    body = await asyncio.wrap_future(
+        reader(request).submit_any(tile_png, c.files, coll, entry, name, tms_id, z, x, y, qc)
     )
     return Response(body, media_type="image/png", headers=headers)
 
@@ -87,7 +85,7 @@ def tilejson(
     ] = None,
     date: Annotated[str, Query(description="a period key, a day, or `latest`")] = "latest",
     tms_id: Annotated[str, Query(alias="tms")] = "WebMercatorQuad",
-    qc: QCQuery = "data",
+    qc: QCQuery = DEFAULT_QC,
 ) -> TileJSON:
     coll = cube(request).collection(collection)
     name = _layer(coll, layer or next(iter(coll.layers)))
@@ -97,7 +95,7 @@ def tilejson(
     zmax = max_zoom(coll, matrix_set)
     url = (
         f"{base_url(request)}/api/collections/{coll.name}/tiles/{name}/{entry.key}/"
-        f"{tms_id}/{{z}}/{{x}}/{{y}}.png" + ("?qc=valid" if qc == "valid" else "")
+        f"{tms_id}/{{z}}/{{x}}/{{y}}.png" + ("" if qc == DEFAULT_QC else f"?qc={qc}")
     )
     return TileJSON(
         name=f"{coll.name} {name} {entry.key}",
@@ -116,7 +114,7 @@ def tilejson(
     response_class=Response,
     responses={200: {"content": {"application/xml": {}}}},
 )
-def capabilities(request: Request, collection: str, qc: QCQuery = "data") -> Response:
+def capabilities(request: Request, collection: str, qc: QCQuery = DEFAULT_QC) -> Response:
     coll = cube(request).collection(collection)
     if not coll.dates:
         raise APIError(404, f"collection {coll.name!r} has no dates yet")

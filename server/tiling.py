@@ -1,26 +1,19 @@
-"""What map tiles are made of, apart from their routes: the tile thread pool, a tile's PNG,
-its ETag from the files it reads, and a collection's zoom range and lon/lat bounds."""
+"""What map tiles are made of, apart from their routes: a tile's PNG, its ETag from the
+files it reads, and a collection's zoom range and lon/lat bounds."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 from leafcube.catalogue import Collection, DateEntry
+from leafcube.catalogue.qc import QCFilter
 from leafcube.catalogue.roi import WGS84, transform_bounds
-from leafcube.reader import CubeFiles
+from leafcube.reader import CubeFiles, Datasets
 
 from . import png, tms
 from .errors import APIError
 from .render import render
-
-
-def new_tile_pool() -> ThreadPoolExecutor:
-    """Tiles render on one thread per usable core: their open datasets (and GDAL's block
-    cache entries, which belong to a dataset handle) stay few and warm, unlike in a
-    40-thread pool. Made by the app at start-up and shut down with it."""
-    return ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="tiles")
 
 
 def bounds_wgs84(coll: Collection) -> tuple[float, float, float, float]:
@@ -32,9 +25,22 @@ def bounds_wgs84(coll: Collection) -> tuple[float, float, float, float]:
     raise APIError(404, f"collection {coll.name!r} holds no data yet")
 
 
-def tile_png(files, coll, entry, layer: str, tms_id: str, z: int, x: int, y: int, qc: str) -> bytes:
-    """Render and encode one tile (runs on the app's tile pool)."""
-    tile = render(files, coll, entry, layer, tms.TMS[tms_id], tms.TMS_CRS[tms_id], z, x, y, qc)
+def tile_png(
+    datasets: Datasets,
+    files: CubeFiles,
+    coll: Collection,
+    entry: DateEntry,
+    layer: str,
+    tms_id: str,
+    z: int,
+    x: int,
+    y: int,
+    qc: QCFilter,
+) -> bytes:
+    """Render and encode one tile (runs on a tile thread of the app's reader: one per usable
+    core, so open datasets and GDAL's block cache entries stay few and warm)."""
+    matrix_set, crs = tms.TMS[tms_id], tms.TMS_CRS[tms_id]
+    tile = render(datasets, files, coll, entry, layer, matrix_set, crs, z, x, y, qc)
     return png.empty() if tile is None else png.encode(*tile)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from xml.sax.saxutils import escape, quoteattr
 
 from leafcube.catalogue import Collection
+from leafcube.catalogue.qc import DEFAULT_QC, QCFilter
 
 from . import tms
 
@@ -94,11 +95,11 @@ def capabilities(
     base: str,
     bounds: tuple[float, float, float, float],
     levels: dict[str, int],
-    qc: str,
+    qc: QCFilter,
 ) -> str:
     """The capabilities document; ``levels`` gives each tile matrix set's deepest level."""
     api = f"{base}/api/collections/{coll.name}"
-    suffix = "?qc=valid" if qc == "valid" else ""
+    suffix = "" if qc == DEFAULT_QC else f"?qc={qc}"
     body = [
         _HEAD,
         "<ows:ServiceIdentification>"

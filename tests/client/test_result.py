@@ -91,7 +91,7 @@ def test_empty_dates_are_reported_not_dropped(local):
 def test_save_netcdf_and_geotiffs(local, tmp_path):
     res = local.extract(["LAI", "fCOVER"], FIELD, start="2023-06-01", end="2023-07-31")
     [nc] = local.download(
-        ["LAI", "fCOVER"], FIELD, tmp_path / "field.nc", start="2023-06-01", end="2023-07-31"
+        ["LAI", "fCOVER"], FIELD, out=tmp_path / "field.nc", start="2023-06-01", end="2023-07-31"
     )
     with xr.open_dataset(nc) as ds:
         assert np.array_equal(ds["fCOVER"].values, res.stack("fCOVER"), equal_nan=True)
@@ -159,12 +159,19 @@ def test_roi_from_url(local, field_file, tmp_path):
 
 
 def test_unknown_sources(tmp_path, nginx_url):
-    with pytest.raises(ValueError, match="no cube at"):
-        Cube(tmp_path / "nothing")
-    with pytest.raises(ValueError, match="not a leafcube server"):
-        Cube(nginx_url, mode="server")
-    with pytest.raises(ValueError, match="no leafcube cube at"):
-        Cube(nginx_url + "/stac")
+    """A Cube is made without I/O; what is wrong with its source is said on first use."""
+    for source, mode, message in [
+        (tmp_path / "nothing", None, "no cube at"),
+        (nginx_url, "server", "not a leafcube server"),
+        (nginx_url + "/stac", None, "no leafcube cube at"),
+    ]:
+        with (
+            Cube(source, mode=mode, progress=False) as cube,
+            pytest.raises(ValueError, match=message),
+        ):
+            assert cube.collections
+    with pytest.raises(ValueError, match="mode must be one of"):
+        Cube(nginx_url, mode="remote")
 
 
 def test_data_storage_like_gomezengine(demo_cube, server_url, nginx_url, field_file):
@@ -269,3 +276,5 @@ def test_timeseries_takes_roi_crs_and_options_are_keywords(local, server_url):
         local.extract("LAI", native, "2024-07-01")  # a date where roi_crs was meant
     with pytest.raises(TypeError):
         local.download("LAI", native, "out", "2024-07-01")
+    with pytest.raises(ValueError, match="looks like a date"):
+        local.download("LAI", native, out="2024-07-01")

@@ -87,7 +87,8 @@ def test_server_gone_names_layer_and_dates(demo_cube):
     port = free_port()
     proc = serve(demo_cube, port)
     try:
-        cube = Cube(f"http://127.0.0.1:{port}", retries=2, progress=False)
+        cube = Cube(f"http://127.0.0.1:{port}", retries=2, refresh=0, progress=False)
+        assert cube.mode == "server"  # found, and its catalogue read, while it runs
     finally:
         stop_process(proc)
     t0 = time.monotonic()

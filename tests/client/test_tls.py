@@ -39,8 +39,8 @@ def tls_url(demo_cube, tmp_path_factory):
 
 def test_server_and_static_over_tls(tls_url, demo_cube, monkeypatch):
     url, cert = tls_url
-    with pytest.raises(ValueError, match="certificate"):
-        Cube(url)  # not trusted yet
+    with Cube(url) as untrusted, pytest.raises(ValueError, match="certificate"):
+        assert untrusted.collections  # not trusted yet
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # httpx
     monkeypatch.setenv("GDAL_CURL_CA_BUNDLE", str(cert))  # GDAL /vsicurl/
     server, static = Cube(url, progress=False), Cube(url, mode="static", progress=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -14,7 +15,13 @@ from leafcube.catalogue import ROIError, load
 from leafcube.catalogue.qc import is_valid
 from leafcube.catalogue.query import collection
 from leafcube.catalogue.roi import reproject
-from leafcube.reader import CubeFiles, Lanes, read_layer, read_many, roi_grid
+from leafcube.reader import CubeFiles, Reader, ReaderClosed, roi_grid
+
+
+@pytest.fixture(scope="module")
+def reader():
+    with Reader() as r:
+        yield r
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +42,11 @@ def gdal_read(path, bounds):
 
 
 @pytest.mark.parametrize("layer", ["LAI", "fAPAR", "Date", "Partition", "QC"])
-def test_mosaic_across_tiles_equals_vrt(cube, layer):
+def test_mosaic_across_tiles_equals_vrt(cube, reader, layer):
     folder, coll = cube
     entry = coll.sorted_dates()[6]
     grid = roi_grid(coll, native_roi(coll, 1013.0), coll.crs)
-    read = read_layer(CubeFiles(str(folder)), coll, entry, layer, grid)
+    read = reader.read_layer(CubeFiles(str(folder)), coll, entry, layer, grid)
     assert sorted(read.tiles) == ["tile42", "tile43"]
     expected, scale, offset = gdal_read(folder / entry.layers[layer].mosaic, grid.bounds)
     spec = coll.layers[layer]
@@ -63,15 +70,15 @@ def test_grid_is_snapped_and_polygon_masked(cube):
     assert 0 < grid.inside.sum() < grid.pixels  # a reprojected polygon is not its bbox
 
 
-def test_qc_valid_hides_flagged_pixels(cube):
+def test_qc_valid_hides_flagged_pixels(cube, reader):
     folder, coll = cube
     files = CubeFiles(str(folder))
     grid = roi_grid(coll, native_roi(coll, 0.0), coll.crs)
     total = {"data": 0, "valid": 0}
     for entry in coll.sorted_dates():
-        data = read_layer(files, coll, entry, "LAI", grid, qc="data").data
-        valid = read_layer(files, coll, entry, "LAI", grid, qc="valid").data
-        qc = read_layer(files, coll, entry, "QC", grid).data.filled(0).astype(np.uint8)
+        data = reader.read_layer(files, coll, entry, "LAI", grid, qc="data").data
+        valid = reader.read_layer(files, coll, entry, "LAI", grid, qc="valid").data
+        qc = reader.read_layer(files, coll, entry, "QC", grid).data.filled(0).astype(np.uint8)
         np.testing.assert_array_equal(~np.ma.getmaskarray(valid), ~data.mask & is_valid(qc))
         total["data"] += data.count()
         total["valid"] += valid.count()
@@ -89,13 +96,12 @@ def test_lanes_pin_each_layer_and_date_to_one_thread(cube):
     consecutive dates spread over every thread."""
     _, coll = cube
     entries = coll.sorted_dates()[:8]
-    lanes = Lanes(4, name="test-lanes")
-    try:
+    with Reader(threads=4, name="test-lanes") as lanes:
 
         def threads() -> dict[tuple[str, str], str]:
             futures = {
                 (layer, e.key): lanes.submit(
-                    coll, layer, e, lambda: threading.current_thread().name
+                    coll, layer, e, lambda _datasets: threading.current_thread().name
                 )
                 for layer in ("LAI", "fCOVER")
                 for e in entries
@@ -106,18 +112,53 @@ def test_lanes_pin_each_layer_and_date_to_one_thread(cube):
         assert threads() == first
         assert len({first["LAI", e.key] for e in entries[:4]}) == 4
         assert first["LAI", entries[1].key] == first["fCOVER", entries[0].key]
-    finally:
-        lanes.shutdown()
 
 
-def test_read_many_takes_generators(cube):
+def test_read_many_takes_generators(cube, reader):
     folder, coll = cube
     grid = roi_grid(coll, native_roi(coll, 3000.0), coll.crs)
     entries = coll.sorted_dates()[5:8]
     files = CubeFiles(str(folder))
-    got = read_many(files, coll, (e for e in entries), (n for n in ("LAI", "QC")), grid)
+    got = reader.read_many(files, coll, (e for e in entries), (n for n in ("LAI", "QC")), grid)
     assert {n: sorted(d) for n, d in got.items()} == {
         n: [e.key for e in entries] for n in ("LAI", "QC")
     }
-    one = read_layer(files, coll, entries[2], "QC", grid)
+    one = reader.read_layer(files, coll, entries[2], "QC", grid)
     np.testing.assert_array_equal(got["QC"][entries[2].key].data, one.data)
+
+
+def open_files_under(folder) -> set[tuple[str, str]]:
+    """(fd, path) of the files under ``folder`` this process holds open (from /proc, not
+    from the reader)."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(folder)):
+            found.add((fd, target))
+    return found
+
+
+def test_reader_owns_its_threads_and_files(cube):
+    """Made, a reader starts no thread and opens nothing; closed, it has stopped its
+    threads and closed every file it opened, and takes no more work."""
+    folder, coll = cube
+    before_threads = {t.name for t in threading.enumerate()}
+    before_files = open_files_under(folder)
+    r = Reader(threads=3, name="owned")
+    assert {t.name for t in threading.enumerate()} == before_threads
+    grid = roi_grid(coll, native_roi(coll, 3000.0), coll.crs)
+    entries = coll.sorted_dates()[:6]
+    r.read_many(CubeFiles(str(folder)), coll, entries, ["LAI", "QC"], grid)
+    assert r.open_datasets > 0
+    assert len(open_files_under(folder) - before_files) > 0
+    assert any(t.name.startswith("owned") for t in threading.enumerate())
+    r.close()
+    assert r.open_datasets == 0
+    assert open_files_under(folder) == before_files
+    assert not any(t.name.startswith("owned") for t in threading.enumerate())
+    with pytest.raises(ReaderClosed):
+        r.read_layer(CubeFiles(str(folder)), coll, entries[0], "LAI", grid)
+    r.close()  # twice is fine

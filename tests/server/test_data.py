@@ -17,7 +17,7 @@ from shapely.geometry import Point, Polygon, mapping, shape
 from leafcube.catalogue import DateEntry, load, query, save
 from leafcube.catalogue.roi import bbox_geometry
 from leafcube.client import Cube
-from leafcube.reader import CubeFiles, read_many, roi_grid
+from leafcube.reader import CubeFiles, Reader, roi_grid
 
 BBOX = (-107.45, 53.78, -107.40, 53.82)
 POLY = {
@@ -35,7 +35,8 @@ def _expected(served, layers, start, end, geom, qc="data", crs="EPSG:4326"):
     coll = load(served.cube).collections[served.collection]
     entries = query.dates_between(coll, start, end)
     grid = roi_grid(coll, geom, crs)
-    reads = read_many(CubeFiles(str(served.cube)), coll, entries, layers, grid, qc)
+    with Reader() as reader:
+        reads = reader.read_many(CubeFiles(str(served.cube)), coll, entries, layers, grid, qc)
     stack = np.stack(
         [np.stack([reads[n][e.key].data.filled(np.nan) for e in entries]) for n in layers]
     )

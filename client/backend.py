@@ -1,0 +1,43 @@
+"""The interface a ``Cube`` reads through: a leafcube server's API
+(:class:`~.server_backend.ServerBackend`) or the cube's files, local or on any web
+server (:class:`~.file_backend.FileBackend`). Both return the same pixels."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from tqdm import TqdmWarning
+
+from .plan import ExtractPlan
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", TqdmWarning)  # no ipywidgets: a text bar will do
+    from tqdm.auto import tqdm
+
+Arrays = dict[str, dict[str, np.ma.MaskedArray]]
+
+
+class Backend(Protocol):
+    """Reads a plan's pixels or statistics; closed with its ``Cube``."""
+
+    async def extract(self, plan: ExtractPlan) -> Arrays:
+        """``{layer: {date: float32 masked array}}`` of the plan, NaN under the mask."""
+        ...
+
+    async def timeseries(
+        self, plan: ExtractPlan, point: tuple[float, float] | None
+    ) -> pd.DataFrame:
+        """Per (date, layer) statistics of the plan's ROI (or of one lon/lat point)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the backend holds (threads, open files)."""
+        ...
+
+
+def progress_bar(total: int, what: str, enabled: bool) -> tqdm:
+    """A progress bar over ``total`` dates, gone when done."""
+    return tqdm(total=total, desc=what, unit="date", disable=not enabled, leave=False)
