@@ -24,19 +24,23 @@ def _pos(digits: str) -> int:
     return int(digits) if len(digits) <= 18 else _BIG
 
 
-def _spec(spec: str, size: int) -> tuple[int, int] | None | bool:
-    """One range-spec: its ``(first, last)`` inside ``size`` bytes, None when it selects
-    nothing there, False when it is not a valid range-spec."""
+class _Invalid(Exception):
+    """A range-spec that is not one: the whole header is ignored."""
+
+
+def _spec(spec: str, size: int) -> tuple[int, int] | None:
+    """One range-spec: its ``(first, last)`` inside ``size`` bytes, or None when it selects
+    nothing there; raises :class:`_Invalid` when it is not a valid range-spec."""
     m = _SPEC.match(spec)
     if m is None or (not m[1] and not m[2]):
-        return False
+        raise _Invalid
     if not m[1]:
         length = _pos(m[2])
         return (max(0, size - length), size - 1) if length and size else None
     first = _pos(m[1])
     last = _pos(m[2]) if m[2] else size - 1
     if m[2] and last < first:
-        return False
+        raise _Invalid
     return (first, min(last, size - 1)) if first < size else None
 
 
@@ -55,13 +59,10 @@ def parse_range(header: str, size: int) -> list[tuple[int, int]] | None:
     listed = [spec for spec in specs.split(",") if spec.strip(" \t")]
     if not listed:  # range-set = 1#range-spec: at least one is required
         return None
-    wanted: list[tuple[int, int]] = []
-    for spec in listed:
-        got = _spec(spec, size)
-        if got is False:
-            return None
-        if got:
-            wanted.append(got)
+    try:
+        wanted = [r for r in (_spec(spec, size) for spec in listed) if r is not None]
+    except _Invalid:
+        return None
     if not wanted:
         raise Unsatisfiable
     return _coalesce(wanted)
