@@ -20,12 +20,30 @@ system_packages() {
   command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ] || need+=(apache2)
   command -v rsync >/dev/null || need+=(rsync)
   /usr/bin/python3 -c "import osgeo.gdal, venv" 2>/dev/null || need+=(python3-gdal python3-venv)
-  [ ${#need[@]} -eq 0 ] && return 0
+  # the viewer tests drive Debian's Chromium headless (Playwright, no browser download)
+  [ -x /usr/bin/chromium ] || need+=(chromium fonts-dejavu-core)
+  apt_install "${need[@]}"
+}
+
+apt_install() {
+  [ $# -eq 0 ] && return 0
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "dev.sh: installing ${need[*]}"
+  echo "dev.sh: installing $*"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+viewer_build() {
+  # The map viewer: npm packages from the registry, built into server/viewer/dist/ (package
+  # data of leafcube.server). Rebuilt when its sources or lock file changed.
+  command -v npm >/dev/null || apt_install nodejs npm
+  local dir=server/viewer stamp
+  stamp="$dir/dist/.stamp-$(cat "$dir/package-lock.json" "$dir/build.mjs" "$dir"/src/* | sha1sum | cut -c1-12)"
+  [ -f "$stamp" ] && return 0
+  echo "dev.sh: building the map viewer"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+  touch "$stamp"
 }
 
 python_env() {
@@ -63,12 +81,14 @@ for name, folder in dirs.items():
 case "${1:-}" in
   demo)
     shift
+    viewer_build
     python_env test
     exec "$VENV/bin/leafcube" demo --cube demo-cube "$@"
     ;;
   test)
     shift
     system_packages
+    viewer_build
     python_env test
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .

@@ -1,8 +1,12 @@
-"""Catalogue endpoints: the landing page, collections and the GomezEngine view."""
+"""Catalogue endpoints: the landing page (the map viewer for browsers), collections and the
+GomezEngine view."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
 
 from leafcube.catalogue import Collection
 from leafcube.catalogue.gomez import gomez_view
@@ -11,6 +15,7 @@ from .deps import cube
 from .models import CollectionDetail, CollectionList, CollectionSummary, DateOut, Extent, Link
 from .responses import JSONResponse
 from .urls import base_url
+from .viewer_page import viewer_response, wants_html
 
 router = APIRouter(tags=["catalogue"])
 
@@ -44,9 +49,30 @@ def summary(coll: Collection, base: str) -> CollectionSummary:
     )
 
 
-@router.get("/", summary="Landing page: where the catalogue, API and docs are")
-def landing(request: Request) -> dict[str, list[Link]]:
+@router.get(
+    "/",
+    summary="Landing page: the map viewer for browsers, links for API clients",
+    description=(
+        "Content-negotiated: a request whose `Accept` prefers `text/html` (a browser) gets "
+        "the map viewer; anything else (or `?f=json`) gets the JSON links to the catalogue, "
+        "STAC, API and docs."
+    ),
+    response_model=dict[str, list[Link]],
+    responses={200: {"content": {"application/json": {}, "text/html": {}}}},
+)
+def landing(
+    request: Request,
+    f: Annotated[Literal["json", "html"] | None, Query(description="force JSON or HTML")] = None,
+) -> Response:
+    if f == "html" or (f is None and wants_html(request.headers.get("accept", ""))):
+        return viewer_response()
     base = base_url(request)
+    links = {k: [link.model_dump() for link in v] for k, v in _landing_links(base).items()}
+    return JSONResponse(links, headers={"vary": "Accept"})
+
+
+def _landing_links(base: str) -> dict[str, list[Link]]:
+    """The JSON landing page: where the catalogue, STAC, API and docs are."""
     return {
         "links": [
             Link(rel="catalogue", href=f"{base}/catalogue.json", type="application/json"),
