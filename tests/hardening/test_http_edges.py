@@ -7,6 +7,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from leafcube.server.ranges import MAX_RANGES, parse_range
+
 
 @pytest.fixture(scope="module")
 def client(worker):
@@ -40,3 +42,24 @@ def test_trailing_slash_after_a_file_is_404(client, path):
     for method in ("GET", "HEAD"):
         assert client.request(method, path).status_code == 404, f"{method} {path}"
     assert client.get(path.rstrip("/")).status_code == 200
+
+
+def test_too_many_ranges_are_one_range(client, worker):
+    """Past MAX_RANGES, disjoint ranges are answered as the single range spanning them."""
+    whole = (worker.cube / "catalogue.json").read_bytes()
+    specs = ",".join(f"{2 * i}-{2 * i}" for i in range(MAX_RANGES + 1))
+    r = client.get("/catalogue.json", headers={"range": f"bytes={specs}"})
+    last = 2 * MAX_RANGES
+    assert r.status_code == 206 and r.headers["content-range"] == f"bytes 0-{last}/{len(whole)}"
+    assert r.content == whole[: last + 1]
+
+
+def test_only_ascii_digits_are_positions():
+    """RFC 9110's DIGIT is 0-9: other scripts' digits make the header invalid (ignored)."""
+    assert parse_range("bytes=\u0660-\u0669", 100) is None
+    assert parse_range("bytes=0-9", 100) == [(0, 9)]
+
+
+@pytest.mark.parametrize("path", ["/stac%5Ccatalog.json", "/catalogue.json%00", "/%00"])
+def test_backslash_and_nul_are_404(client, path):
+    assert client.get(path).status_code == 404
