@@ -2,12 +2,14 @@
 catalogue.json (not to be confused with `leafcube publish`, which copies a cube elsewhere).
 
 Every file is written only when its bytes change, and ``catalogue.json`` last, so
-readers never see a catalogue that lists a file not yet in place.
+readers never see a catalogue that lists a file not yet in place. The map viewer's page
+goes in as ``index.html``, so a plain web server (and ``leafcube publish``) serves it too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 from pathlib import Path
 
 from leafcube.catalogue import save
@@ -101,6 +103,35 @@ def _finish_collection(coll: Collection, cube: Path) -> None:
         coll.extent_wgs84 = tuple(round(v, 6) for v in transform_bounds(ext, coll.crs, WGS84))
 
 
+#: Marks an index.html as the viewer's own (one a user put there is left alone).
+VIEWER_MARK = b'<meta name="generator" content="leafcube-viewer">'
+
+
+def viewer_page() -> Path | None:
+    """The built viewer page (package data of leafcube.server), found without importing the
+    server (whose dependencies an ingest-only install lacks); None when not built."""
+    spec = importlib.util.find_spec("leafcube.server")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        page = Path(folder) / "viewer" / "dist" / "index.html"
+        if page.is_file():
+            return page
+    return None
+
+
+def write_viewer(cube: Path) -> bool:
+    """Put the viewer page into the cube as ``index.html``; True if it was written.
+
+    Skipped when the viewer is not built, or when the cube has an index.html of its own.
+    """
+    page = viewer_page()
+    target = cube / "index.html"
+    if page is None:
+        return False
+    if target.is_file() and VIEWER_MARK not in target.read_bytes()[:4096]:
+        return False
+    return write_if_changed(target, page.read_bytes())
+
+
 def assemble(cat: Catalogue, ledger: Ledger, cube: Path, base_url: str | None) -> bool:
     """Bring the catalogue, mosaics and views up to date with the ledger; True if it changed."""
     apply_ledger(cat, ledger)
@@ -111,4 +142,5 @@ def assemble(cat: Catalogue, ledger: Ledger, cube: Path, base_url: str | None) -
     views.update(write_stac(cat, cube))
     views.update(write_gomez(cat, cube, base_url))
     cat.views = views
+    write_viewer(cube)
     return save(cat, cube)
