@@ -17,6 +17,16 @@ export function chartData(ts, layer, errorLayer) {
   return { x, mean: s.mean, low, high, band: errorLayer ? `± ${errorLayer}` : "± 1 std in ROI" };
 }
 
+/** A y range around the data that stays readable when the series is flat (all zeros). */
+function yRange(spec) {
+  const [lo, hi] = spec?.display_range || [0, 1];
+  return (u, min, max) => {
+    if (min === null || max === null) return [lo, hi];
+    const pad = max > min ? (max - min) * 0.1 : (hi - lo) / 4;
+    return [Math.min(min - pad, min >= lo ? Math.max(lo, min - pad) : min), max + pad];
+  };
+}
+
 /** Replace the charts in ``box`` with one per layer of ``ts``. Returns the uPlot objects. */
 export function renderCharts(box, ts, layers, specs) {
   for (const old of box.querySelectorAll(".chart")) old._uplot?.destroy();
@@ -35,7 +45,7 @@ export function renderCharts(box, ts, layers, specs) {
         title: `${name} (${unit}), band ${d.band}`,
         width,
         height: 170,
-        scales: { x: { time: true } },
+        scales: { x: { time: true }, y: { range: yRange(specs[name]) } },
         series: [
           {},
           { label: `${name} mean`, stroke: colour, width: 2, points: { show: true, size: 5 } },

@@ -76,7 +76,7 @@ async function main() {
   $("dl-tif").hidden = !source.formats.includes("tif");
   $("dl-nc").hidden = !source.formats.includes("nc");
   $("api-link").hidden = source.mode !== "server";
-  $("api-link").href = "api/collections";
+  if (!source.canPolygon) $("roi-hint").textContent = "Click the map for a point's time series";
   for (const c of colls) $("collection").appendChild(option(c.id, c.title || c.id));
 
   const map = (viewer.map = createMap($("map"), hash.basemap));

@@ -54,14 +54,19 @@ export class StaticSource {
       .map((id) => fromCatalogue(id, cat.collections[id]));
   }
 
-  /** Images to lay on the map: one canvas per tile COG, with its corners in lon/lat. */
+  /**
+   * Images to lay on the map: each tile COG painted on canvases of at most PIECE pixels a
+   * side, each with its corners in lon/lat. MapLibre stretches an image linearly between
+   * its corners, and the native CRS is not linear in Web Mercator: small pieces keep that
+   * error far below a pixel.
+   */
   async render(coll, layer, date, qc) {
     const proj = projection(coll.crs);
     const files = coll.files[date]?.[layer];
     if (!proj || !files) return [];
     const spec = specOf(coll, layer);
     const qcFiles = qc === "valid" && spec.qc_layer ? coll.files[date]?.[spec.qc_layer] : null;
-    return Promise.all(
+    const tiles = await Promise.all(
       Object.entries(files.tiles).map(async ([tile, t]) => {
         const { data } = await images(t.href);
         let level = 0;
@@ -69,12 +74,10 @@ export class StaticSource {
         const layerRead = await readLevel(t.href, level);
         const qcTile = qcFiles?.tiles?.[tile];
         const qcRead = qcTile ? await readLevel(qcTile.href, level) : null;
-        const canvas = paint(spec, layerRead, qcRead);
-        const [x0, y0, x1, y1] = t.bbox;
-        const corners = [[x0, y1], [x1, y1], [x1, y0], [x0, y0]].map(proj.toLonLat);
-        return { canvas, corners, href: t.href };
+        return pieces(spec, layerRead, qcRead, t.bbox, proj);
       }),
     );
+    return tiles.flat();
   }
 
   /** A point's time series, read pixel by pixel from each date's tile COG. */
@@ -119,7 +122,7 @@ async function pixel(coll, date, layer, x, y, qc) {
     const window = [col, row, col + 1, row + 1];
     const r = await readLevel(t.href, 0, window);
     if (r.mask && r.mask[0] === 0) continue; // no data in this tile: another may have it
-    if (spec.mask === "nodata" && r.values[0] === spec.nodata) continue;
+    if (isNoData(spec, r.values[0])) continue;
     if (qc === "valid" && spec.qc_layer) {
       const q = coll.files[date]?.[spec.qc_layer]?.tiles?.[tile];
       if (q && ((await readLevel(q.href, 0, window)).values[0] & FLAGS) !== 0) return null;
@@ -127,6 +130,37 @@ async function pixel(coll, date, layer, x, y, qc) {
     return r.values[0] * spec.scale + spec.offset;
   }
   return null;
+}
+
+/** True for the layer's no-data DN (whatever its mask rule: the COGs carry it as nodata). */
+const isNoData = (spec, dn) => spec.nodata !== undefined && spec.nodata !== null && dn === spec.nodata;
+
+const PIECE = 128;
+
+/** The painted pieces of one tile COG and their corners in lon/lat. */
+function pieces(spec, read, qcRead, bbox, proj) {
+  const full = paint(spec, read, qcRead);
+  const [x0, y0, x1, y1] = bbox;
+  const sx = (x1 - x0) / read.width;
+  const sy = (y1 - y0) / read.height;
+  const out = [];
+  for (let r = 0; r < read.height; r += PIECE) {
+    for (let c = 0; c < read.width; c += PIECE) {
+      const w = Math.min(PIECE, read.width - c);
+      const h = Math.min(PIECE, read.height - r);
+      const canvas = document.createElement("canvas");
+      canvas.width = w;
+      canvas.height = h;
+      canvas.getContext("2d").drawImage(full, c, r, w, h, 0, 0, w, h);
+      const left = x0 + c * sx;
+      const right = left + w * sx;
+      const top = y1 - r * sy;
+      const bottom = top - h * sy;
+      const corners = [[left, top], [right, top], [right, bottom], [left, bottom]].map(proj.toLonLat);
+      out.push({ canvas, corners });
+    }
+  }
+  return out;
 }
 
 /** Colour a read window as the server's tiles do; masked and QC-dropped pixels transparent. */
@@ -141,7 +175,7 @@ function paint(spec, read, qcRead) {
   for (let i = 0; i < values.length; i++) {
     if (mask && mask[i] === 0) continue;
     const dn = values[i];
-    if (spec.mask === "nodata" && dn === spec.nodata) continue;
+    if (isNoData(spec, dn)) continue;
     if (qcRead && (qcRead.values[i] & FLAGS) !== 0) continue;
     let c = lut.get(dn);
     if (c === undefined) {
