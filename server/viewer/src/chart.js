@@ -14,7 +14,12 @@ export function chartData(ts, layer, errorLayer) {
   const band = errorLayer ? ts.layers[errorLayer].mean : s.std;
   const low = s.mean.map((m, i) => (m === null || band[i] === null ? null : m - band[i]));
   const high = s.mean.map((m, i) => (m === null || band[i] === null ? null : m + band[i]));
-  return { x, mean: s.mean, low, high, band: errorLayer ? `± ${errorLayer}` : "± 1 std in ROI" };
+  const label = errorLayer
+    ? `band ± ${errorLayer}`
+    : ts.pixels > 1
+      ? "band ± 1 std in ROI"
+      : "no band: one pixel, no error layer";
+  return { x, mean: s.mean, low, high, band: label };
 }
 
 /** A y range around the data that stays readable when the series is flat (all zeros). */
@@ -42,7 +47,7 @@ export function renderCharts(box, ts, layers, specs) {
     const unit = specs[name]?.unit || "";
     const u = new uPlot(
       {
-        title: `${name} (${unit}), band ${d.band}`,
+        title: `${name} (${unit}), ${d.band}`,
         width,
         height: 170,
         scales: { x: { time: true }, y: { range: yRange(specs[name]) } },
