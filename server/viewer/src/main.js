@@ -192,9 +192,9 @@ async function main() {
     });
   });
 
-  let playing = null;
+  let playing = null; // the pending step's timer while playing, else null
   $("play").addEventListener("click", () => {
-    if (playing) {
+    if (playing !== null) {
       clearTimeout(playing);
       playing = null;
       $("play").innerHTML = "&#9654;";
@@ -206,7 +206,7 @@ async function main() {
       $("date").value = String((Number($("date").value) + 1) % n);
       state.date = coll().dates[Number($("date").value)].key;
       await interaction("play", drawLayer);
-      if ($("play").innerHTML !== "▶") playing = setTimeout(step, 700);
+      if (playing !== null) playing = setTimeout(step, 700); // not paused meanwhile
     };
     playing = setTimeout(step, 0);
   });
