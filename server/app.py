@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from leafcube.reader import Reader
 
-from . import errors, routes_catalogue, routes_data, routes_tiles, static
+from . import errors, routes_catalogue, routes_data, routes_tiles, stac_api, static
 from .config import Settings
 from .cube import ServedCube
 from .head import HeadAsGet
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_catalogue.router)
     app.include_router(routes_tiles.router)
     app.include_router(routes_data.router)
+    app.include_router(stac_api.router(cube))
 
     async def files(
         request: Request, path: Annotated[str, Path(description="a path inside the cube")]
