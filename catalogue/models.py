@@ -43,9 +43,11 @@ class QCBit:
 class LayerSpec:
     """How one layer is stored and what its values mean.
 
-    Physical value = DN * scale + offset. ``mask`` says how no data is told apart:
-    ``qc`` (from ``qc_layer``, stored in the COG as an internal mask), ``nodata``
-    (the DN ``nodata``) or ``none`` (every pixel is data).
+    Physical value = DN * scale + offset. ``mask`` says where no data comes from:
+    ``qc`` (the version's rule on ``qc_layer``, applied at ingest), ``nodata`` (the
+    source's own DN ``nodata``) or ``none`` (every pixel is data). Either way the cube
+    stores no data as the DN ``nodata`` (a GDAL nodata value every client reads); cubes
+    older than that (``nodata`` None with ``qc``) kept it in an internal mask band.
     """
 
     name: str

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from .models import LayerSpec, QCBit
 
+#: The DN of "no data" in every masked layer of the cube (stored int16, so each of LEAF's
+#: own DNs, 0-255 and days 0-365, is kept as it is). Every client sees it: a GDAL nodata
+#: value in the COGs, the mosaics and STAC, and below GomezEngine's -9990 NaN threshold.
+NODATA = -9999
+#: How the cube stores masked layers (LEAF exports them as uint8, Date as uint16).
+STORED_DTYPE = "int16"
+
 #: LEAF's four biophysical products, in the GomezEngine view's fixed order.
 PRODUCTS: tuple[str, ...] = ("LAI", "fCOVER", "fAPAR", "Albedo")
 
@@ -65,7 +72,8 @@ def leaf_layers(per_product_qc: bool = True) -> dict[str, LayerSpec]:
     ``per_product_qc`` follows the v2022 exports (one QC per product, with sensor
     bits); 2023 and later exports carry a single ``QC`` of flags only. A collection
     lists only the layers it has files for (newer exports have no error layers).
-    Every layer but Partition is masked by its QC's no-data rule (catalogue.qc).
+    Every layer but Partition is masked by its QC's no-data rule (catalogue.qc) and
+    stored as int16 with :data:`NODATA` where masked; Partition keeps uint8, 0 = no class.
     """
     layers: dict[str, LayerSpec] = {}
     for name in PRODUCTS:
@@ -74,7 +82,7 @@ def leaf_layers(per_product_qc: bool = True) -> dict[str, LayerSpec]:
         display = (0.0, _DISPLAY_MAX[name])
         layers[name] = LayerSpec(
             name=name,
-            dtype="uint8",
+            dtype=STORED_DTYPE,
             scale=scale,
             offset=0.0,
             unit=unit,
@@ -85,12 +93,13 @@ def leaf_layers(per_product_qc: bool = True) -> dict[str, LayerSpec]:
             kind="continuous",
             mask="qc",
             qc_layer=qc,
+            nodata=NODATA,
         )
     for name in PRODUCTS:
         scale, valid, unit, _, text = _PRODUCT_INFO[name]
         layers[f"error{name}"] = LayerSpec(
             name=f"error{name}",
-            dtype="uint8",
+            dtype=STORED_DTYPE,
             scale=scale,
             offset=0.0,
             unit=unit,
@@ -101,13 +110,14 @@ def leaf_layers(per_product_qc: bool = True) -> dict[str, LayerSpec]:
             kind="continuous",
             mask="qc",
             qc_layer=qc_layer_name(name, per_product_qc),
+            nodata=NODATA,
         )
     qc_names = [qc_layer_name(p, True) for p in PRODUCTS] if per_product_qc else ["QC"]
     for name in qc_names:
         of = name.removesuffix("_QC") if per_product_qc else "all products"
         layers[name] = LayerSpec(
             name=name,
-            dtype="uint8",
+            dtype=STORED_DTYPE,
             scale=1.0,
             offset=0.0,
             unit="1",
@@ -118,11 +128,12 @@ def leaf_layers(per_product_qc: bool = True) -> dict[str, LayerSpec]:
             kind="bitmask",
             mask="qc",
             qc_layer=name,
+            nodata=NODATA,
             bits=QC_BITS if per_product_qc else QC_FLAG_BITS,
         )
     layers["Date"] = LayerSpec(
         name="Date",
-        dtype="uint16",
+        dtype=STORED_DTYPE,
         scale=1.0,
         offset=0.0,
         unit="day of year (0 = 1 January, UTC)",
@@ -133,6 +144,7 @@ def leaf_layers(per_product_qc: bool = True) -> dict[str, LayerSpec]:
         kind="date",
         mask="qc",
         qc_layer=qc_layer_name("LAI", per_product_qc),
+        nodata=NODATA,
     )
     layers["Partition"] = LayerSpec(
         name="Partition",

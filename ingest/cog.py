@@ -1,7 +1,8 @@
 """One layer of one date and tile: check its source GeoTIFF(s), write one COG.
 
 The COG is made by GDAL's own COG driver from a small VRT (split pieces stitched,
-metadata set, mask band from the version's no-data rule, see :mod:`.mask`; Date and
+metadata set, the nodata DN where the version's no-data rule finds none, see
+:mod:`.mask`; Date and
 compact exports decoded first, see :mod:`.decode`), so it costs what
 ``gdal_translate -of COG`` costs, streams in blocks (memory bounded by
 ``GDAL_CACHEMAX``) and lands with ``os.replace``: a reader sees the old file or the
@@ -26,7 +27,7 @@ from leafcube.catalogue.models import Bounds, LayerSpec
 from .decode import Decoding, decoder, write_decoded
 from .errors import IngestError
 from .mask import MaskFiles, MaskRecipe
-from .vrt import Placed, vrt_xml
+from .vrt import Placed, cog_source_xml
 
 #: Creation options shared by every COG leafcube writes (see docs/catalogue.md). Continuous
 #: layers add the horizontal predictor and average overviews; bitmask, date and class
@@ -39,6 +40,8 @@ COG_OPTIONS = {
     "BIGTIFF": "IF_SAFER",
     "SPARSE_OK": "FALSE",
 }
+#: The types LEAF exports layers in, by kind (the cube may store them wider).
+LEAF_DTYPES = {"continuous": "uint8", "bitmask": "uint8", "date": "uint16", "categorical": "uint8"}
 #: GDAL block cache (MB, shared by the run's threads): bounds memory whatever the file size.
 #: COGs are written single-threaded (ZSTD level 1 is cheap; measured, GDAL's NUM_THREADS
 #: cost CPU without saving time on 2 cores); ``--workers`` writes several at once.
@@ -95,8 +98,9 @@ class Written:
     source: dict[str, str]
 
 
-def _open_checked(path: Path, job: Job) -> tuple[Bounds, int, int]:
-    """Bounds and size of one source after checking it fits the job's layer and grid."""
+def _open_checked(path: Path, job: Job) -> tuple[Bounds, int, int, str]:
+    """Bounds, size and data type of one source after checking it fits the job's layer
+    and grid."""
     try:
         with rasterio.open(path) as src:
             driver, count, dtype = src.driver, src.count, src.dtypes[0]
@@ -111,8 +115,11 @@ def _open_checked(path: Path, job: Job) -> tuple[Bounds, int, int]:
         raise IngestError(f"{path}: has {count} bands; LEAF exports hold one layer per file")
     if job.decode is not None:
         job.decode.check_dtype(dtype, path, job.spec.name)
-    elif dtype != job.spec.dtype:
-        raise IngestError(f"{path}: {job.spec.name} must be {job.spec.dtype}, not {dtype}")
+    elif dtype not in (LEAF_DTYPES[job.spec.kind], job.spec.dtype):
+        raise IngestError(
+            f"{path}: {job.spec.name} must be {LEAF_DTYPES[job.spec.kind]} "
+            f"(as LEAF writes it), not {dtype}"
+        )
     if crs is None or crs != rasterio.crs.CRS.from_user_input(g.crs):
         found = crs.to_string() if crs else "no CRS"
         raise IngestError(f"{path}: CRS is {found}; collection {job.collection} is {g.crs}")
@@ -131,23 +138,26 @@ def _open_checked(path: Path, job: Job) -> tuple[Bounds, int, int]:
             f"but collection {job.collection}'s is x = {g.phase()[0]:g}, y = {g.phase()[1]:g}; "
             "export it with the same crs and scale, or ingest it into another --collection"
         )
-    return bounds, width, height
+    return bounds, width, height, dtype
 
 
-def plan_sources(job: Job) -> tuple[Bounds, tuple[int, int], list[Placed]]:
-    """The union grid of the job's pieces and where each piece sits on it."""
+def plan_sources(job: Job) -> tuple[Bounds, tuple[int, int], list[Placed], str]:
+    """The union grid of the job's pieces, where each piece sits on it, and their type."""
     found = [(p, *_open_checked(p, job)) for p in job.sources]
-    xmin = min(b[0] for _, b, _, _ in found)
-    ymax = max(b[3] for _, b, _, _ in found)
-    xmax = max(b[2] for _, b, _, _ in found)
-    ymin = min(b[1] for _, b, _, _ in found)
+    types = {t for *_, t in found}
+    if len(types) > 1:
+        raise IngestError(f"{job.sources[0]}: pieces of one layer of types {sorted(types)}")
+    xmin = min(b[0] for _, b, _, _, _ in found)
+    ymax = max(b[3] for _, b, _, _, _ in found)
+    xmax = max(b[2] for _, b, _, _, _ in found)
+    ymin = min(b[1] for _, b, _, _, _ in found)
     res = job.grid.res
     width, height = round((xmax - xmin) / res), round((ymax - ymin) / res)
     placed = [
         Placed(str(p.resolve()), w, h, round((b[0] - xmin) / res), round((ymax - b[3]) / res))
-        for p, b, w, h in found
+        for p, b, w, h, _ in found
     ]
-    return (xmin, ymin, xmax, ymax), (height, width), placed
+    return (xmin, ymin, xmax, ymax), (height, width), placed, types.pop()
 
 
 def _decoded(job: Job, tmp: Path) -> tuple[list[Path], dict[str, str], list[Path]]:
@@ -171,18 +181,22 @@ def build_cog(job: Job, cube: Path, masks: MaskFiles) -> Written:
     temps: list[Path] = []
     try:
         with rasterio.Env(GDAL_CACHEMAX=CACHE_MB * 2**20):
-            bbox, shape, placed = plan_sources(job)
+            bbox, shape, placed, source_dtype = plan_sources(job)
             paths, info, temps = _decoded(job, masks.tmp_dir)
+            if job.decode is not None:
+                source_dtype = job.spec.dtype  # decoded into the layer's own type
             placed = [
                 Placed(str(p.resolve()), s.width, s.height, s.col, s.row)
                 for p, s in zip(paths, placed, strict=True)
             ]
-            mask = []
+            mask = None
             if job.mask is not None:
                 m = masks.get(job.mask, bbox, shape, job.grid.res, job.grid.crs)
-                mask = [Placed(str(m), shape[1], shape[0], 0, 0)]
+                mask = Placed(str(m), shape[1], shape[0], 0, 0)
             transform = (bbox[0], job.grid.res, 0.0, bbox[3], 0.0, -job.grid.res)
-            xml = vrt_xml(job.spec, job.grid.crs, transform, shape, placed, mask)
+            xml = cog_source_xml(
+                job.spec, job.grid.crs, transform, shape, placed, source_dtype, mask
+            )
             _write_cog(job, cube, masks.tmp_dir, xml)
     except RasterioError as exc:
         raise IngestError(f"{job.sources[0]}: GDAL could not read or write it ({exc})") from None
@@ -193,11 +207,17 @@ def build_cog(job: Job, cube: Path, masks: MaskFiles) -> Written:
 
 
 def _write_cog(job: Job, cube: Path, tmp: Path, xml: str) -> None:
-    """GDAL's COG driver from the VRT ``xml`` into a temp file, renamed into place."""
+    """The job's COG from the VRT ``xml``, into place."""
+    write_cog(xml, job.spec, cube / job.href, tmp)
+
+
+def write_cog(xml: str, spec: LayerSpec, out: Path, tmp: Path) -> None:
+    """GDAL's COG driver from the VRT ``xml`` into a temp file in ``tmp``, renamed to ``out``:
+    a reader sees the old file or the new one, never a part."""
     stem = tmp / uuid.uuid4().hex
     vrt_path, tif_path = stem.with_suffix(".vrt"), stem.with_suffix(".tif")
     vrt_path.write_text(xml)
-    continuous = job.spec.kind == "continuous"
+    continuous = spec.kind == "continuous"
     try:
         rasterio.shutil.copy(
             str(vrt_path),
@@ -207,7 +227,6 @@ def _write_cog(job: Job, cube: Path, tmp: Path, xml: str) -> None:
             PREDICTOR="YES" if continuous else "NO",
             **COG_OPTIONS,
         )
-        out = cube / job.href
         out.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tif_path, 0o644)
         os.replace(tif_path, out)

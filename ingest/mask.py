@@ -85,6 +85,8 @@ def _rows(placed, r0: int, r1: int, width: int, fn: Callable | None) -> np.ndarr
             continue
         with rasterio.open(path) as src:
             data = src.read(1, window=Window(0, a - row, w, b - a))
+            if src.nodata is not None:  # a layer already in the cube: its no data is LEAF's 0
+                data = np.where(data == src.nodata, 0, data)
         if fn is not None:
             data = fn(data)
         if out is None:

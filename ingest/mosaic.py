@@ -1,8 +1,8 @@
 """One VRT per date and layer that mosaics its tile COGs, so a whole date is one URL.
 
 Sources are relative to the VRT, so the cube folder can move to any disk or web
-server; masked layers carry a mask band made of their tiles' internal masks, and
-where tiles overlap each pixel comes from a tile that has data there.
+server; the mosaic has the layer's nodata DN, and where tiles overlap each pixel comes
+from a tile that has data there.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import posixpath
 
 from leafcube.catalogue.models import Collection, LayerFiles, LayerSpec
 
-from .vrt import Placed, vrt_xml
+from .vrt import Placed, mosaic_source_xml
 
 
 def mosaic_href(collection: str, key: str, layer: str) -> str:
@@ -30,20 +30,16 @@ def mosaic_xml(coll: Collection, spec: LayerSpec, files: LayerFiles) -> str:
     shape = (round((ymax - ymin) / res), round((xmax - xmin) / res))
     here = posixpath.dirname(files.mosaic)
 
-    def placed(band: str) -> list[Placed]:
-        return [
-            Placed(
-                posixpath.relpath(t.href, here),
-                t.shape[1],
-                t.shape[0],
-                round((t.bbox[0] - xmin) / res),
-                round((ymax - t.bbox[3]) / res),
-                relative=True,
-                band=band,
-            )
-            for t in tiles
-        ]
-
-    mask = placed("mask,1") if spec.mask == "qc" else []
+    placed = [
+        Placed(
+            posixpath.relpath(t.href, here),
+            t.shape[1],
+            t.shape[0],
+            round((t.bbox[0] - xmin) / res),
+            round((ymax - t.bbox[3]) / res),
+            relative=True,
+        )
+        for t in tiles
+    ]
     transform = (xmin, res, 0.0, ymax, 0.0, -res)
-    return vrt_xml(spec, coll.crs, transform, shape, placed("1"), mask, mosaic=True)
+    return mosaic_source_xml(spec, coll.crs, transform, shape, placed)

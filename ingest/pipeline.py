@@ -29,6 +29,7 @@ from .names import Export, ExportNameError, explicit_export, parse_name
 from .plan import Pending, plan_jobs, with_masks
 from .scan import find_files
 from .state import Ledger, save_settings, settings
+from .upgrade import upgrade_cube
 from .versions import resolve_versions
 
 #: Seconds between ledger saves while COGs land (what a killed run keeps).
@@ -50,6 +51,7 @@ class IngestReport:
 
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
+    upgraded: int = 0
     failures: list[str] = field(default_factory=list)
     catalogue_changed: bool = False
 
@@ -60,6 +62,8 @@ class IngestReport:
     def summary(self) -> str:
         """One line for the end of a run."""
         text = f"{len(self.written)} COG(s) written, {self.unchanged} unchanged"
+        if self.upgraded:
+            text += f", {self.upgraded} upgraded to int16 + nodata"
         if self.failures:
             text += f", {len(self.failures)} failed"
         return text + ("; catalogue updated" if self.catalogue_changed else "; catalogue unchanged")
@@ -140,6 +144,7 @@ def ingest(
         raise ValueError(f"cannot use {cube} as the cube folder: {exc.strerror}") from None
     with locked(cube):
         cat = load(cube) if (cube / "catalogue.json").exists() else Catalogue()
+        report.upgraded = upgrade_cube(cat, cube, tmp_dir(cube), progress)
         ledger = Ledger(cube)
         known = settings(cube)
         if base_url:

@@ -1,13 +1,14 @@
 """VRT XML written by hand, byte for byte the same on every run (so unchanged files stay unchanged).
 
-Two uses: the source of a COG (split pieces stitched, scale/offset/description set,
-a mask band from a mask file) and the mosaic of a date and
-layer (tile COGs by relative path, so it opens locally and over /vsicurl/).
+Three uses: the source of a COG (split pieces stitched, scale/offset/description set,
+the nodata DN burnt in where a mask file says no data), the source of a COG rewritten
+from an older cube's COG (its mask band turned into the nodata DN), and the mosaic of a
+date and layer (tile COGs by relative path, so it opens locally and over /vsicurl/).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from xml.sax.saxutils import escape
@@ -45,77 +46,91 @@ def srs_wkt(crs: str) -> str:
     return CRS.from_user_input(crs).to_wkt()
 
 
-def _sources(items: Iterable[Placed], dtype: str, composite: str | None = None) -> str:
-    """Source elements: plain copies, or for a mosaic sources drawn only where they have data.
-
-    ``composite`` is ``mask`` (a source's pixels count only where its mask band is set,
-    GDAL's ``UseMaskBand``) or ``nodata`` (its zeros are skipped): so where tiles overlap
-    a tile's masked zeros never cover its neighbour's data.
-    """
-    tag = "ComplexSource" if composite else "SimpleSource"
-    extra = {
-        None: "",
-        "mask": "      <UseMaskBand>true</UseMaskBand>\n",
-        "nodata": "      <NODATA>0</NODATA>\n",
-    }[composite]
-    parts = []
-    for s in items:
-        rel = ' relativeToVRT="1"' if s.relative else ' relativeToVRT="0"'
-        parts.append(
-            f"    <{tag}>\n"
-            f"      <SourceFilename{rel}>{escape(s.path)}</SourceFilename>\n"
-            f"      <SourceBand>{s.band}</SourceBand>\n"
-            f'      <SourceProperties RasterXSize="{s.width}" RasterYSize="{s.height}" '
-            f'DataType="{dtype}" BlockXSize="512" BlockYSize="512"/>\n'
-            f'      <SrcRect xOff="0" yOff="0" xSize="{s.width}" ySize="{s.height}"/>\n'
-            f'      <DstRect xOff="{s.col}" yOff="{s.row}" xSize="{s.width}" ySize="{s.height}"/>\n'
-            f"{extra}"
-            f"    </{tag}>\n"
-        )
-    return "".join(parts)
+def _source(s: Placed, dtype: str, tag: str, extra: str = "") -> str:
+    rel = ' relativeToVRT="1"' if s.relative else ' relativeToVRT="0"'
+    return (
+        f"    <{tag}>\n"
+        f"      <SourceFilename{rel}>{escape(s.path)}</SourceFilename>\n"
+        f"      <SourceBand>{s.band}</SourceBand>\n"
+        f'      <SourceProperties RasterXSize="{s.width}" RasterYSize="{s.height}" '
+        f'DataType="{dtype}" BlockXSize="512" BlockYSize="512"/>\n'
+        f'      <SrcRect xOff="0" yOff="0" xSize="{s.width}" ySize="{s.height}"/>\n'
+        f'      <DstRect xOff="{s.col}" yOff="{s.row}" xSize="{s.width}" ySize="{s.height}"/>\n'
+        f"{extra}"
+        f"    </{tag}>\n"
+    )
 
 
-def vrt_xml(
-    spec: LayerSpec,
-    crs: str,
-    transform: Sequence[float],
-    shape: tuple[int, int],
-    sources: Sequence[Placed],
-    mask: Sequence[Placed] = (),
-    mosaic: bool = False,
+def _dataset(
+    spec: LayerSpec, crs: str, transform: Sequence[float], shape: tuple[int, int], sources: str
 ) -> str:
-    """A one-band VRT of ``sources`` carrying the layer's metadata and an optional mask band.
-
-    ``transform`` is GDAL's geotransform order (x0, dx, 0, y0, 0, dy); ``mask`` sources
-    are 0/255 bands (mask files, or ``mask,1`` of already masked COGs). A ``mosaic``
-    draws each source only where it has data (its mask, or its nodata for Partition).
-    """
+    """A one-band VRT carrying the layer's metadata (its nodata DN included)."""
     height, width = shape
-    gdal_type = _GDAL_TYPES[spec.dtype]
     gt = ", ".join(repr(float(v)) for v in transform)
-    data_mode = None
-    if mosaic:
-        data_mode = "mask" if mask else ("nodata" if spec.nodata is not None else None)
     nodata = f"    <NoDataValue>{spec.nodata:g}</NoDataValue>\n" if spec.nodata is not None else ""
-    xml = (
+    return (
         f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">\n'
         f"  <SRS>{escape(srs_wkt(crs))}</SRS>\n"
         f"  <GeoTransform>{gt}</GeoTransform>\n"
-        f'  <VRTRasterBand dataType="{gdal_type}" band="1">\n'
+        f'  <VRTRasterBand dataType="{_GDAL_TYPES[spec.dtype]}" band="1">\n'
         f"    <Description>{escape(spec.name)}</Description>\n"
         f"{nodata}"
         f"    <UnitType>{escape(spec.unit)}</UnitType>\n"
         f"    <Offset>{spec.offset!r}</Offset>\n"
         f"    <Scale>{spec.scale!r}</Scale>\n"
-        f"{_sources(sources, gdal_type, data_mode)}"
+        f"{sources}"
         f"  </VRTRasterBand>\n"
+        "</VRTDataset>\n"
     )
-    if mask:
-        xml += (
-            "  <MaskBand>\n"
-            '    <VRTRasterBand dataType="Byte">\n'
-            f"{_sources(mask, 'Byte', 'nodata' if mosaic else None)}"
-            "    </VRTRasterBand>\n"
-            "  </MaskBand>\n"
+
+
+def cog_source_xml(
+    spec: LayerSpec,
+    crs: str,
+    transform: Sequence[float],
+    shape: tuple[int, int],
+    sources: Sequence[Placed],
+    source_dtype: str,
+    mask: Placed | None = None,
+) -> str:
+    """The VRT a COG is made from: ``sources`` (LEAF's pieces, copied as they are into the
+    layer's type) and, where the 0/255 ``mask`` file is 0, the layer's nodata DN (a source
+    of the mask scaled to the nodata value, skipped where the mask is 255)."""
+    parts = [_source(s, _GDAL_TYPES[source_dtype], "SimpleSource") for s in sources]
+    if mask is not None:
+        if spec.nodata is None:
+            raise ValueError(f"{spec.name}: a masked layer needs a nodata DN")
+        burn = (
+            "      <NODATA>255</NODATA>\n"
+            f"      <ScaleOffset>{spec.nodata:g}</ScaleOffset>\n"
+            "      <ScaleRatio>0</ScaleRatio>\n"
         )
-    return xml + "</VRTDataset>\n"
+        parts.append(_source(mask, "Byte", "ComplexSource", burn))
+    return _dataset(spec, crs, transform, shape, "".join(parts))
+
+
+def upgrade_xml(
+    spec: LayerSpec, crs: str, transform: Sequence[float], old: Placed, old_dtype: str
+) -> str:
+    """The VRT that rewrites an older cube's COG (DNs plus an internal mask band) in the
+    layer's current encoding: its DNs where its mask is set, the nodata DN elsewhere."""
+    use_mask = "      <UseMaskBand>true</UseMaskBand>\n"
+    src = _source(old, _GDAL_TYPES[old_dtype], "ComplexSource", use_mask)
+    return _dataset(spec, crs, transform, (old.height, old.width), src)
+
+
+def mosaic_source_xml(
+    spec: LayerSpec,
+    crs: str,
+    transform: Sequence[float],
+    shape: tuple[int, int],
+    tiles: Sequence[Placed],
+) -> str:
+    """A date's mosaic of tile COGs: each drawn only where it has data (its nodata DN is
+    skipped), so where tiles overlap a tile's no data never covers its neighbour's data."""
+    if spec.nodata is None:
+        raise ValueError(f"{spec.name}: a mosaic needs the layer's nodata DN")
+    skip = f"      <NODATA>{spec.nodata:g}</NODATA>\n"
+    gdal_type = _GDAL_TYPES[spec.dtype]
+    parts = "".join(_source(t, gdal_type, "ComplexSource", skip) for t in tiles)
+    return _dataset(spec, crs, transform, shape, parts)

@@ -1,7 +1,8 @@
 """The ``dn`` wire format of subsets, the one home of its encoder and decoder.
 
-One zstd frame: per layer an ``.npy`` of its DNs ``(time, y, x)`` in the layer's
-catalogue dtype (0 where masked), then an ``.npy`` of the mask ``(layer, time, y, x)``
+One zstd frame: per layer an ``.npy`` of its DNs ``(time, y, x)`` in the smallest
+integer type that holds them (0 where masked: LEAF's DNs travel as uint8 although the
+cube stores them int16), then an ``.npy`` of the mask ``(layer, time, y, x)``
 packed along x (``numpy.packbits``, 1 = masked). Scales and offsets travel in the
 ``x-leafcube-scales`` and ``x-leafcube-offsets`` headers; decoded values are
 ``float32(dn) * float32(scale) + float32(offset)``, exactly the reader's.
@@ -27,9 +28,24 @@ def encode_dn(dns: Sequence[np.ndarray], masked: np.ndarray) -> bytes:
     one zstd frame; masked DNs are written as 0."""
     buf = io.BytesIO()
     for dn, mask in zip(dns, masked, strict=True):
-        np.save(buf, np.where(mask, 0, dn).astype(dn.dtype, copy=False), allow_pickle=False)
+        np.save(
+            buf, narrowest(np.where(mask, 0, dn).astype(dn.dtype, copy=False)), allow_pickle=False
+        )
     np.save(buf, np.packbits(masked, axis=-1), allow_pickle=False)
     return zstandard.ZstdCompressor(level=DN_LEVEL).compress(buf.getvalue())
+
+
+def narrowest(a: np.ndarray) -> np.ndarray:
+    """``a`` in the smallest of uint8, uint16 and int16 that holds its values exactly (an
+    integer array unchanged when none does, or when it is empty; floats unchanged)."""
+    if a.dtype.kind not in "iu" or a.size == 0:
+        return a
+    lo, hi = int(a.min()), int(a.max())
+    for dtype in (np.uint8, np.uint16, np.int16):
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return a if a.dtype == dtype else a.astype(dtype)
+    return a
 
 
 def decode_dn(body: bytes, scales: Sequence[float], offsets: Sequence[float]) -> np.ndarray:

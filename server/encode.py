@@ -75,7 +75,7 @@ def to_npy(stack: Subset) -> bytes:
 
 def to_dn(stack: Subset) -> bytes:
     """The ``dn`` wire format (:mod:`leafcube.reader.dn`): a quarter of npy's bytes before
-    compression for uint8 layers, and far fewer after."""
+    compression for LEAF's 8-bit DNs, and far fewer after."""
     dns, masks = [], []
     for layer in stack.layers:
         reads = [stack.reads[layer][e.key] for e in stack.entries]

@@ -14,7 +14,7 @@ import rasterio
 from rio_cogeo.cogeo import cog_validate
 
 from leafcube.catalogue import load
-from leafcube.catalogue.products import leaf_layers
+from leafcube.catalogue.products import NODATA, leaf_layers
 from leafcube.ingest.demo import (
     SPLIT_LAYER,
     TILES,
@@ -87,8 +87,11 @@ def test_decoded_values_equal_source_dn_times_scale(demo_cube, demo_exports):
             assert c.descriptions[0] == exp.layer and c.units[0] == spec.unit
             if exp.layer == "Date" and exp.start.year == 2023:  # days since 1970 -> day of year
                 dn = np.where(dn == 0, 0, dn - (dt.date(2023, 1, 1) - dt.date(1970, 1, 1)).days)
-            decoded = c.read(1) * c.scales[0] + c.offsets[0]
-            np.testing.assert_array_equal(decoded, dn * spec.scale + spec.offset)
+            stored = c.read(1)
+            kept = stored != spec.nodata  # masked pixels hold the nodata DN, nothing else
+            assert c.nodata == spec.nodata and (c.read_masks(1) > 0).tolist() == kept.tolist()
+            decoded = stored * c.scales[0] + c.offsets[0]
+            np.testing.assert_array_equal(decoded[kept], (dn * spec.scale + spec.offset)[kept])
 
 
 def _truth(key: str, tile: str | None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -134,7 +137,9 @@ def test_mask_rule_zero_lai_stays_data_no_data_is_masked(demo_cube, key):
         _, has, observed = _truth(key, tile)
         with rasterio.open(base / "LAI.tif") as s:
             lai, mask = s.read(1), s.dataset_mask() == 255
-            assert s.mask_flag_enums[0] == [rasterio.enums.MaskFlags.per_dataset]
+            # no data is a GDAL nodata value every client sees, not a mask band
+            assert s.mask_flag_enums[0] == [rasterio.enums.MaskFlags.nodata]
+            assert s.nodata == NODATA and np.array_equal(lai == NODATA, ~mask)
         zero_and_data = (lai == 0) & has
         assert zero_and_data.sum() > 500  # bare land and fallow fields: a real zero LAI
         assert (~has).sum() > 1000
@@ -166,10 +171,11 @@ def test_mosaic_vrt_takes_each_pixel_from_a_tile_with_data(demo_cube, layer):
         has = observed
     np.testing.assert_array_equal(mask, has)
     np.testing.assert_array_equal(mosaic[has], layers[layer][has])
+    assert (mosaic[~has] == (0 if layer == "Partition" else NODATA)).all()
     overlap = slice(TILES["tile43"][0], TILES["tile42"][1])
     assert has[:, overlap].mean() > 0.5  # the tiles' overlap is served from both
     out = subprocess.run(["gdalinfo", "-checksum", str(vrt)], capture_output=True, text=True)
-    flags = "NoData Value=0" if layer == "Partition" else "Mask Flags: PER_DATASET"
+    flags = "NoData Value=0" if layer == "Partition" else f"NoData Value={NODATA}"
     assert out.returncode == 0 and flags in out.stdout
 
 
@@ -181,7 +187,12 @@ def test_split_pieces_are_stitched_into_one_layer(demo_cube, demo_exports):
     expected = np.where(footprint(tile), month_layers(year, month)[layer], 0)[:, c0:c1]
     with rasterio.open(demo_cube / COLL / f"{year}-07-01" / tile / f"{layer}.tif") as c:
         assert c.shape == (600, 340)
-        np.testing.assert_array_equal(c.read(1), expected)
+        got, kept = c.read(1), c.read_masks(1) > 0
+    np.testing.assert_array_equal(got[kept], expected[kept])
+    assert kept.mean() > 0.5 and (got[~kept] == NODATA).all()
+    assert (expected[~footprint(tile)[:, c0:c1]] == 0).all() and not kept[
+        ~footprint(tile)[:, c0:c1]
+    ].any()  # outside the export's footprint: no data, from both pieces
 
 
 def test_gomez_view_shape(demo_cube):
@@ -234,7 +245,7 @@ def test_stac_is_valid_offline(demo_cube):
     asset = item["assets"]["LAI"]
     assert asset["type"] == "image/tiff; application=geotiff; profile=cloud-optimized"
     assert asset["raster:bands"] == [
-        {"data_type": "uint8", "scale": 0.05, "offset": 0.0, "unit": "m2 m-2"}
+        {"data_type": "int16", "nodata": NODATA, "scale": 0.05, "offset": 0.0, "unit": "m2 m-2"}
     ]
     assert item["assets"]["Partition"]["raster:bands"][0]["nodata"] == 0
     assert (stac / COLL / "items" / asset["href"]).resolve() == (

@@ -9,6 +9,7 @@ import rasterio
 from affine import Affine
 
 from leafcube.catalogue import load
+from leafcube.catalogue.products import NODATA
 from leafcube.ingest.demo import X_MIN, Y_MAX, write_month
 
 COLL = "leaf-s2-20m-monthly-v2022"
@@ -43,7 +44,7 @@ def test_bad_files_fail_one_line_each_and_the_rest_lands(tmp_path, run_ingest):
         ),
         "tile42_2023_Aug_LAI_20m.tif": "no LAI_QC layer for 2023-08-01 tile42",
         "tile42_2023_Oct_Date_20m.tif": "Date values 1..1 are day of year, but its LEAF version",
-        "tile42_2023_Sep_Albedo_QC_20m.tif": "Albedo_QC must be uint8, not uint16",
+        "tile42_2023_Sep_Albedo_QC_20m.tif": "Albedo_QC must be uint8 (as LEAF writes it), not uint16",
         "tile42_2023_Agu_LAI_20m.tif": "expected a month (Jan..Dec)",
         "tile42_2023_Mar_LIA_QC_20m.tif": "'LIA_QC' is not a LEAF layer",
         "missing_2023_Mar_LAI_20m.tif": "no such file or folder",
@@ -86,7 +87,8 @@ def test_explicit_layer_date_tile_ingests_any_name(tmp_path, run_ingest):
     entry = load(cube).collections[COLL].dates["2023-04-01"]
     assert set(entry.layers) == {"LAI", "LAI_QC"}
     with rasterio.open(cube / entry.layers["LAI"].tiles["tile42"].href) as s:
-        assert s.read(1).max() == 1 and s.dataset_mask().max() == 0  # QC 1: never observed
+        # QC 1 (never observed): no data, stored as the nodata DN
+        assert (s.read(1) == NODATA).all() and s.dataset_mask().max() == 0
     bad = run_ingest(lai, "--cube", cube, "--layer", "LAI")
     assert bad.returncode == 2 and "--layer, --date and --tile go together" in bad.stderr
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from leafcube.reader.dn import decode_dn, encode_dn, header_value, header_values
+from leafcube.reader.dn import decode_dn, encode_dn, header_value, header_values, narrowest
 
 
 def test_round_trip_gives_the_readers_float32_values():
@@ -27,3 +27,23 @@ def test_round_trip_gives_the_readers_float32_values():
 def test_header_floats_round_trip_exactly():
     values = [1 / 20, 1 / 200, 0.1, 1e-7]
     assert header_values(header_value(values)) == values
+
+
+def test_int16_dns_travel_in_the_narrowest_type():
+    """The cube stores LEAF's DNs as int16 with -9999 where masked; on the wire the masked
+    pixels are 0, so the DNs travel as uint8 (half the bytes) and decode the same."""
+    rng = np.random.default_rng(5)
+    shape = (3, 40, 40)
+    dn = rng.integers(0, 256, shape).astype(np.int16)
+    masked = rng.random((1, *shape)) < 0.4
+    dn[masked[0]] = -9999
+    body = encode_dn([dn], masked)
+    got = decode_dn(body, [0.05], [0.0])
+    want = dn.astype(np.float32) * np.float32(0.05)
+    np.testing.assert_array_equal(got[0][~masked[0]], want[~masked[0]])
+    assert np.isnan(got[0][masked[0]]).all()
+    wide = encode_dn([dn.astype(np.int32)], np.zeros_like(masked))  # -9999 kept: no narrowing
+    assert len(body) < len(wide)
+    assert narrowest(np.array([0, 300], np.int16)).dtype == np.uint16
+    assert narrowest(np.array([-5, 300], np.int16)).dtype == np.int16
+    assert narrowest(np.array([-5, 70000], np.int32)).dtype == np.int32
