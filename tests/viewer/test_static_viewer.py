@@ -58,6 +58,11 @@ def test_the_published_cube_opens_in_static_mode_with_its_legend(page, static_si
     lai = coll.layers["LAI"]
     assert page.locator("#legend .legend-title").inner_text() == f"LAI ({lai.unit})"
     assert page.locator("#legend .tick").last.inner_text() == f"{lai.display_range[1]:g}"
+    protocols = page.evaluate(
+        "performance.getEntriesByType('resource').filter(e => e.name.endsWith('.tif'))"
+        ".map(e => e.nextHopProtocol)"
+    )
+    assert protocols and set(protocols) == {"h2"}  # the COGs, range-read over HTTP/2
 
 
 def test_layers_drawn_in_the_browser_match_the_servers_tiles(page, api):
@@ -75,6 +80,16 @@ def test_layers_drawn_in_the_browser_match_the_servers_tiles(page, api):
     # neighbouring pixels; everywhere else the colours are the server's
     assert sampled > 200 and same / sampled > 0.85, (sampled, same, helpers.MISMATCHES[:20])
     screenshot(page, "viewer-static")
+
+
+def test_the_qc_toggle_hides_what_the_servers_valid_tiles_hide(page, api):
+    act(page, lambda: page.check("#qc"))
+    assert page.evaluate("leafcube.drawn")["qc"] == "valid"
+    coll = page.evaluate("leafcube.state.collection")
+    url = f"/api/collections/{coll}/tiles/LAI/2023-07-01/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png"
+    sampled, same = compare_with_tiles(page, Tiles(api, url + "?qc=valid"), ZOOM)
+    assert sampled > 200 and same / sampled > 0.85, (sampled, same, helpers.MISMATCHES[:20])
+    act(page, lambda: page.uncheck("#qc"))
 
 
 def test_a_click_reads_the_pixels_series_from_the_cogs_as_the_server_does(page, api, static_site):
