@@ -23,6 +23,7 @@ import orjson
 import shapely
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
+from pydantic import model_validator
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 from stac_fastapi.api.app import StacApi
@@ -150,6 +151,18 @@ def _offset(token: str | None) -> int:
     if kind != "next" or not number.isdigit() or len(number) > 12:
         raise APIError(400, f"invalid paging token {token!r}: use the next link's token")
     return int(number)
+
+
+class SearchBody(BaseSearchPostRequest):
+    """stac-fastapi's POST search body, refusing a body that is not a JSON object (its
+    own checks would fail on one with an AttributeError, a 500)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            raise ValueError("the search body must be a JSON object")
+        return values
 
 
 @dataclass
@@ -406,7 +419,7 @@ def router(cube: ServedCube) -> APIRouter:
         app=FastAPI(docs_url=None, redoc_url=None),  # update_openapi wants its route
         router=APIRouter(prefix=PREFIX, tags=["STAC API"]),
         search_get_request_model=create_get_request_model(paging),
-        search_post_request_model=create_post_request_model(paging),
+        search_post_request_model=create_post_request_model(paging, base_model=SearchBody),
         items_get_request_model=cast(
             type[APIRequest],
             create_request_model(
