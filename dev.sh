@@ -22,6 +22,9 @@ system_packages() {
   /usr/bin/python3 -c "import osgeo.gdal, venv" 2>/dev/null || need+=(python3-gdal python3-venv)
   # the viewer tests drive Debian's Chromium headless (Playwright, no browser download)
   [ -x /usr/bin/chromium ] || need+=(chromium fonts-dejavu-core)
+  # docs/recipes.md's R terra and QGIS recipes (tests/clients) run the real programs
+  Rscript -e 'library(terra)' >/dev/null 2>&1 || need+=(r-base-core r-cran-terra)
+  QT_QPA_PLATFORM=offscreen /usr/bin/python3 -c "import qgis.core" 2>/dev/null || need+=(python3-qgis qgis-providers)
   apt_install "${need[@]}"
 }
 
