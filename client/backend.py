@@ -23,8 +23,9 @@ Arrays = dict[str, dict[str, np.ma.MaskedArray]]
 class Backend(Protocol):
     """Reads a plan's pixels or statistics; closed with its ``Cube``."""
 
-    async def extract(self, plan: ExtractPlan) -> Arrays:
-        """``{layer: {date: float32 masked array}}`` of the plan, NaN under the mask."""
+    async def extract(self, plan: ExtractPlan, *, progress: bool = True) -> Arrays:
+        """``{layer: {date: float32 masked array}}`` of the plan, NaN under the mask; a
+        progress bar when the backend shows them and ``progress``."""
         ...
 
     async def timeseries(

@@ -23,18 +23,21 @@ from pathlib import Path
 from typing import Any, TypeVar, get_args
 
 import pandas as pd
+import xarray as xr
 from shapely.geometry import Point
 
 from leafcube.catalogue import Catalogue, Collection
 from leafcube.catalogue.qc import DEFAULT_QC, QCFilter
 from leafcube.catalogue.roi import WGS84, ROILike
 
-from .backend import Backend
+from .backend import Arrays, Backend
 from .errors import ClientError
 from .file_backend import FileBackend
 from .http import Fetcher, RetryPolicy
+from .lazy import lazy_dataset
 from .loop import Loop, LoopClosed
-from .plan import ExtractPlan, LayersLike, collection, make_plan
+from .plan import ExtractPlan, LayersLike, layer_names, make_plan
+from .plan import collection as collection_of
 from .result import Extract
 from .roi import load_roi
 from .server_backend import ServerBackend
@@ -241,7 +244,7 @@ class Cube:
 
     def collection(self, name: str | None = None) -> Collection:
         """The named collection (or the only one)."""
-        return collection(self.catalogue, name)
+        return collection_of(self.catalogue, name)
 
     def layers(self, collection: str | None = None) -> list[str]:
         """The layer names of a collection, in catalogue order."""
@@ -332,6 +335,50 @@ class Cube:
 
     extract = blocking(extract_async)
     timeseries = blocking(timeseries_async)
+
+    # -- lazy -------------------------------------------------------------------------
+
+    def open_dataset(
+        self,
+        layers: LayersLike | None = None,
+        roi: ROILike | None = None,
+        *,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        qc: QCFilter = DEFAULT_QC,
+        collection: str | None = None,
+        roi_crs: str = WGS84,
+        chunks: bool = True,
+    ) -> xr.Dataset:
+        """The collection (``layers``, default all; ``roi``, default its whole extent;
+        dates in ``[start, end]``) as a lazy xarray Dataset ``(time, y, x)``: nothing is
+        read until computed, then only the windows computed, with ``extract``'s values.
+        Dask-chunked on the tiles' 512-px COG blocks unless ``chunks=False`` (then read
+        on each access). The Dataset reads through this Cube: keep it open meanwhile."""
+
+        async def work() -> ExtractPlan:
+            s = await self._current()
+            coll = collection_of(s.snapshot.catalogue, collection)
+            names = layer_names(layers) if layers is not None else list(coll.layers)
+            where: Any = roi
+            crs = roi_crs
+            if roi is None:
+                if coll.extent is None:
+                    raise ClientError(f"collection {coll.name!r} holds no data yet")
+                where, crs = coll.extent, coll.crs
+            return await self._plan(
+                s, names, where, crs, start=start, end=end, qc=qc, collection_name=coll.name
+            )
+
+        plan = self._run(work())
+
+        def read(sub: ExtractPlan) -> Arrays:
+            async def fetch() -> Arrays:
+                return await (await self._open()).backend.extract(sub, progress=False)
+
+            return self._run(fetch())
+
+        return lazy_dataset(plan, read, chunks)
 
     # -- download ---------------------------------------------------------------------
 

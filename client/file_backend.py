@@ -37,7 +37,7 @@ class FileBackend:
         """Stop the read threads and close their files."""
         self.reader.close()
 
-    async def extract(self, plan: ExtractPlan) -> Arrays:
+    async def extract(self, plan: ExtractPlan, *, progress: bool = True) -> Arrays:
         """Every (layer, date) of the plan, read on the reader's threads."""
         jobs = [(layer, e) for layer in plan.layers for e in plan.entries]
         arrays: Arrays = {n: {} for n in plan.layers}
@@ -47,7 +47,8 @@ class FileBackend:
                 datasets, self.files, plan.coll, entry, layer, plan.grid, plan.qc
             ).data
 
-        with progress_bar(len(jobs), f"{plan.coll.name} reads", self.progress) as bar:
+        shown = self.progress and progress
+        with progress_bar(len(jobs), f"{plan.coll.name} reads", shown) as bar:
 
             async def one(layer: str, entry: DateEntry) -> None:
                 try:

@@ -68,6 +68,7 @@ class ServerBackend:
         what: str,
         request: Callable[[str, list[DateEntry]], dict[str, Any]],
         decode: Callable[[httpx.Response, str, list[str]], T],
+        progress: bool = True,
     ) -> dict[str, list[T]]:
         """One request per layer and date chunk, all in flight; ``decode`` runs off the
         event loop. Returns each layer's decoded parts in date order. A chunk over the
@@ -76,7 +77,8 @@ class ServerBackend:
         chunks = self._chunks(plan)
         out: dict[str, list[list[T]]] = {n: [[] for _ in chunks] for n in plan.layers}
         total = len(plan.layers) * len(plan.entries)
-        with progress_bar(total, f"{plan.coll.name} {what}", self.progress) as bar:
+        shown = self.progress and progress
+        with progress_bar(total, f"{plan.coll.name} {what}", shown) as bar:
 
             async def one(layer: str, chunk: list[DateEntry]) -> list[T]:
                 keys = [e.key for e in chunk]
@@ -103,7 +105,7 @@ class ServerBackend:
             )
         return {n: [part for parts in out[n] for part in parts] for n in plan.layers}
 
-    async def extract(self, plan: ExtractPlan) -> Arrays:
+    async def extract(self, plan: ExtractPlan, *, progress: bool = True) -> Arrays:
         """The plan's pixels from the subset endpoint."""
         parts = await self._ask(
             plan,
@@ -114,6 +116,7 @@ class ServerBackend:
             lambda response, layer, keys: wire.decode_subset(
                 response, layer, keys, plan.grid, self.wire
             ),
+            progress,
         )
         return {n: {k: a for part in parts[n] for k, a in part.items()} for n in plan.layers}
 

@@ -40,6 +40,14 @@ class RoiGrid:
     def pixels(self) -> int:
         return self.width * self.height
 
+    def window(self, row: int, col: int, height: int, width: int) -> RoiGrid:
+        """The part of this grid ``height`` x ``width`` pixels from (``row``, ``col``)."""
+        t = self.transform
+        x0, y0 = t.c + col * t.a, t.f + row * t.e
+        bounds = (x0, y0 + height * t.e, x0 + width * t.a, y0)
+        inside = self.inside[row : row + height, col : col + width]
+        return RoiGrid(self.crs, bounds, Affine(t.a, 0.0, x0, 0.0, t.e, y0), width, height, inside)
+
 
 class GridTooLarge(ROIError):
     """An ROI whose grid has more pixels than the caller allows."""

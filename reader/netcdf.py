@@ -5,6 +5,7 @@ same file for the same subset."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,15 +51,18 @@ def decoded_bits(name: str, spec: LayerSpec, stack: np.ndarray) -> dict[str, xr.
 
 def cf_dataset(
     coll: Collection,
-    stacks: Mapping[str, np.ndarray],
+    stacks: Mapping[str, Any],
     periods: Sequence[tuple[str, str]],
     transform: Affine,
     crs: str,
     qc: str,
+    decode_bits: bool = True,
 ) -> xr.Dataset:
     """``stacks[layer]``: float32 ``(time, y, x)``, NaN where masked, one time step per
-    ``(start, end)`` of ``periods``; a QC bitmask also comes decoded, a variable per field."""
-    height, width = next(iter(stacks.values())).shape[1:] if stacks else (0, 0)
+    ``(start, end)`` of ``periods`` (numpy arrays, or lazy ones xarray takes); a QC
+    bitmask also comes decoded, a variable per field (unless ``decode_bits`` is False:
+    for lazy arrays, which decoding would read)."""
+    height, width = tuple(next(iter(stacks.values())).shape[1:]) if stacks else (0, 0)
     x = transform.c + transform.a * (np.arange(width) + 0.5)
     y = transform.f + transform.e * (np.arange(height) + 0.5)
     ref = CRS.from_user_input(crs)
@@ -74,7 +78,7 @@ def cf_dataset(
     for name, stack in stacks.items():
         spec = coll.layers[name]
         data_vars[name] = xr.Variable(("time", "y", "x"), stack, layer_attrs(spec, qc))
-    for name, stack in stacks.items():
+    for name, stack in stacks.items() if decode_bits else ():
         data_vars |= decoded_bits(name, coll.layers[name], stack)
     return xr.Dataset(
         data_vars,
