@@ -14,6 +14,13 @@ from .models import LayerSpec, QCBit
 NODATA = -9999
 #: How the cube stores masked layers (LEAF exports them as uint8, Date as uint16).
 STORED_DTYPE = "int16"
+#: The types LEAF's own exports hold, by layer kind (the cube may store them wider).
+EXPORT_DTYPES = {
+    "continuous": "uint8",
+    "bitmask": "uint8",
+    "date": "uint16",
+    "categorical": "uint8",
+}
 
 #: LEAF's four biophysical products, in the GomezEngine view's fixed order.
 PRODUCTS: tuple[str, ...] = ("LAI", "fCOVER", "fAPAR", "Albedo")

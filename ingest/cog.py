@@ -23,6 +23,7 @@ import rasterio.shutil
 from rasterio.errors import RasterioError
 
 from leafcube.catalogue.models import Bounds, LayerSpec
+from leafcube.catalogue.products import EXPORT_DTYPES
 
 from .decode import Decoding, decoder, write_decoded
 from .errors import IngestError
@@ -40,8 +41,6 @@ COG_OPTIONS = {
     "BIGTIFF": "IF_SAFER",
     "SPARSE_OK": "FALSE",
 }
-#: The types LEAF exports layers in, by kind (the cube may store them wider).
-LEAF_DTYPES = {"continuous": "uint8", "bitmask": "uint8", "date": "uint16", "categorical": "uint8"}
 #: GDAL block cache (MB, shared by the run's threads): bounds memory whatever the file size.
 #: COGs are written single-threaded (ZSTD level 1 is cheap; measured, GDAL's NUM_THREADS
 #: cost CPU without saving time on 2 cores); ``--workers`` writes several at once.
@@ -115,9 +114,9 @@ def _open_checked(path: Path, job: Job) -> tuple[Bounds, int, int, str]:
         raise IngestError(f"{path}: has {count} bands; LEAF exports hold one layer per file")
     if job.decode is not None:
         job.decode.check_dtype(dtype, path, job.spec.name)
-    elif dtype not in (LEAF_DTYPES[job.spec.kind], job.spec.dtype):
+    elif dtype not in (EXPORT_DTYPES[job.spec.kind], job.spec.dtype):
         raise IngestError(
-            f"{path}: {job.spec.name} must be {LEAF_DTYPES[job.spec.kind]} "
+            f"{path}: {job.spec.name} must be {EXPORT_DTYPES[job.spec.kind]} "
             f"(as LEAF writes it), not {dtype}"
         )
     if crs is None or crs != rasterio.crs.CRS.from_user_input(g.crs):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 
 from leafcube.catalogue import (
@@ -14,7 +15,7 @@ from leafcube.catalogue import (
     save,
     validate,
 )
-from leafcube.catalogue.products import PRODUCTS, QC_BITS, leaf_layers
+from leafcube.catalogue.products import EXPORT_DTYPES, NODATA, PRODUCTS, QC_BITS, leaf_layers
 
 
 def test_round_trip_is_exact(tmp_path, small_catalogue):
@@ -49,7 +50,16 @@ def test_leaf_layers_encodings():
     assert layers["LAI"].scale == pytest.approx(0.05)
     assert layers["fCOVER"].scale == pytest.approx(0.005)
     assert layers["LAI"].qc_layer == "LAI_QC" and layers["errorAlbedo"].qc_layer == "Albedo_QC"
-    assert layers["Date"].dtype == "uint16" and layers["Partition"].nodata == 0
+    assert layers["Date"].dtype == "int16" and layers["Date"].nodata == NODATA == -9999
+    assert layers["LAI"].dtype == "int16" and layers["Partition"].nodata == 0
+    assert layers["Partition"].dtype == "uint8"
+    for spec in layers.values():  # every DN LEAF exports fits the stored type, nodata too
+        info = np.iinfo(spec.dtype)
+        assert spec.nodata is not None and info.min <= spec.nodata <= info.max
+        assert info.min <= 0 and max(spec.valid_range) <= info.max
+        assert spec.nodata < 0 or spec.kind == "categorical"
+        export = np.iinfo(EXPORT_DTYPES[spec.kind])
+        assert export.max <= info.max or spec.kind == "date"  # days 0-365 fit int16
     assert layers["LAI_QC"].bits == QC_BITS
     single = leaf_layers(per_product_qc=False)
     assert "QC" in single and "LAI_QC" not in single and single["fAPAR"].qc_layer == "QC"

@@ -44,7 +44,7 @@ def test_bad_files_fail_one_line_each_and_the_rest_lands(tmp_path, run_ingest):
         ),
         "tile42_2023_Aug_LAI_20m.tif": "no LAI_QC layer for 2023-08-01 tile42",
         "tile42_2023_Oct_Date_20m.tif": "Date values 1..1 are day of year, but its LEAF version",
-        "tile42_2023_Sep_Albedo_QC_20m.tif": "Albedo_QC must be uint8 (as LEAF writes it), not uint16",
+        "tile42_2023_Sep_Albedo_QC_20m.tif": "Albedo_QC must be uint8 (as LEAF writes it)",
         "tile42_2023_Agu_LAI_20m.tif": "expected a month (Jan..Dec)",
         "tile42_2023_Mar_LIA_QC_20m.tif": "'LIA_QC' is not a LEAF layer",
         "missing_2023_Mar_LAI_20m.tif": "no such file or folder",

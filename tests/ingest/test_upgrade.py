@@ -12,8 +12,7 @@ import rasterio
 from rasterio.enums import MaskFlags
 
 from leafcube.catalogue import load, save
-from leafcube.catalogue.products import NODATA
-from leafcube.ingest.cog import LEAF_DTYPES
+from leafcube.catalogue.products import EXPORT_DTYPES, NODATA
 from leafcube.ingest.pipeline import ingest
 
 COLL = "leaf-s2-20m-monthly"
@@ -46,10 +45,10 @@ def test_an_old_cube_is_upgraded_losslessly(demo_cube, demo_exports, tmp_path):
             if spec.nodata != NODATA:
                 continue
             for tile in files.tiles.values():
-                write_old_style(old / tile.href, LEAF_DTYPES[spec.kind])
+                write_old_style(old / tile.href, EXPORT_DTYPES[spec.kind])
                 rewritten += 1
     coll.layers = {
-        n: replace(s, dtype=LEAF_DTYPES[s.kind], nodata=None) if s.nodata == NODATA else s
+        n: replace(s, dtype=EXPORT_DTYPES[s.kind], nodata=None) if s.nodata == NODATA else s
         for n, s in coll.layers.items()
     }
     save(cat, old)

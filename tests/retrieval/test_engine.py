@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leafcube.catalogue.products import leaf_layers
+from leafcube.catalogue.products import EXPORT_DTYPES, leaf_layers
 from leafcube.retrieval import engine as engine_module
 from leafcube.retrieval.engine import Engine
 
@@ -57,5 +57,5 @@ def test_retrieve_returns_leaf_layers(known_netset, make_inputs):
     assert set(layers) == expected
     for name, layer in layers.items():
         assert layer.shape == (64, 48)
-        assert layer.dtype == np.dtype(specs[name].dtype)
+        assert layer.dtype == np.dtype(EXPORT_DTYPES[specs[name].kind])  # as LEAF writes it
     assert set(np.unique(layers["LAI_QC"] >> 3)) == {21}
