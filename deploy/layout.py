@@ -1,6 +1,7 @@
 """What a published cube holds and the order it lands in: four phases (data, mosaics and
-other files, views, catalogue last), the GomezEngine views rewritten for a public base URL,
-and the plan of one publish. Shared by the local and the rsync publish."""
+other files, views, catalogue last), the GomezEngine views and the static STAC rewritten
+for a public base URL, and the plan of one publish. Shared by the local and the rsync
+publish."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from leafcube.catalogue import CATALOGUE_NAME, Catalogue
 from leafcube.catalogue.folder import write_json
 from leafcube.catalogue.gomez import gomez_view
+from leafcube.catalogue.stac import static_documents
 
 from . import DeployError
 
@@ -81,7 +84,7 @@ class PublishPlan:
     """What a publish would do; ``copies`` are in publishing order."""
 
     copies: list[str] = field(default_factory=list)
-    views: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    views: dict[str, Any] = field(default_factory=dict)
     stale: list[str] = field(default_factory=list)
     up_to_date: int = 0
     bytes: int = 0
@@ -91,12 +94,17 @@ class PublishPlan:
         return not (self.copies or self.views or self.stale)
 
 
-def gomez_views(cat: Catalogue, base_url: str) -> dict[str, dict[str, list[str]]]:
-    """Each collection's GomezEngine view with absolute URLs under ``base_url``."""
-    return {f"gomez/{n}.json": gomez_view(c, base_url + "/") for n, c in cat.collections.items()}
+def public_views(cat: Catalogue, base_url: str) -> dict[str, Any]:
+    """The views written for the public base URL instead of copied: each collection's
+    GomezEngine view and the whole static STAC, with absolute URLs under ``base_url`` (so
+    a stand-alone ``items.json`` resolves in pystac, odc-stac and stackstac)."""
+    views: dict[str, Any] = {
+        f"gomez/{n}.json": gomez_view(c, base_url + "/") for n, c in cat.collections.items()
+    }
+    return views | static_documents(cat, base_url)
 
 
-def write_views(dest: Path, views: dict[str, dict[str, list[str]]]) -> None:
-    """Write the GomezEngine views (atomically, only those that changed)."""
+def write_views(dest: Path, views: dict[str, Any]) -> None:
+    """Write the public views (atomically, only those that changed)."""
     for href, view in views.items():
         write_json(dest / href, view)

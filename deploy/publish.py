@@ -3,8 +3,8 @@
 Readers must never see a catalogue that points at missing files, so files land in
 dependency order, each one atomically (copied to a hidden temporary name, then
 renamed): COGs first, then the mosaics and other files that refer to them, then the
-views (STAC, and GomezEngine views rewritten with absolute URLs for the public base
-URL), and the catalogue last. Files removed from the cube are deleted only after
+views (the static STAC and the GomezEngine views, rewritten with absolute URLs for the
+public base URL), and the catalogue last. Files removed from the cube are deleted only after
 that, and only when asked. Like rsync, an unchanged file (same size and modification
 time) is not copied again, so a second run does nothing.
 """
@@ -26,8 +26,8 @@ from .layout import (
     PublishPlan,
     check_links,
     cube_files,
-    gomez_views,
     phase_of,
+    public_views,
     write_views,
 )
 from .rsync import is_remote, rsync_publish
@@ -70,7 +70,7 @@ def check_base_url(url: str) -> str:
 def plan(cube: Path, dest: Path, base_url: str, delete: bool = False) -> PublishPlan:
     """Compare ``cube`` with ``dest`` and list what publishing must write (and remove)."""
     p = PublishPlan()
-    views = gomez_views(load(cube), base_url)
+    views = public_views(load(cube), base_url)
     wanted = set(views)
     for href in sorted(cube_files(cube), key=lambda h: (phase_of(h), h)):
         wanted.add(href)

@@ -3,8 +3,9 @@
 The same four phases as a local publish, one rsync run each, so the catalogue still
 lands last: rsync writes every file under a hidden temporary name and renames it into
 place, and skips files whose size and modification time already match. The
-GomezEngine views are written to a local staging folder first (their URLs differ from
-the cube's), and ``--delete`` is a last pass that spares hidden files and the views.
+GomezEngine views and the static STAC are written to a local staging folder first (their
+URLs differ from the cube's), and ``--delete`` is a last pass that spares hidden files
+and the views.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from .layout import (
     PublishPlan,
     check_links,
     cube_files,
-    gomez_views,
     phase_of,
+    public_views,
     write_views,
 )
 
@@ -62,7 +63,7 @@ def rsync_publish(
     """
     check_links(cube)
     dest = dest.rstrip("/") + "/"
-    views = gomez_views(load(cube), base_url)
+    views = public_views(load(cube), base_url)
     hrefs = [h for h in cube_files(cube) if h not in views]
     p = PublishPlan()
     with tempfile.TemporaryDirectory(prefix="leafcube-publish-") as tmp:
@@ -78,7 +79,9 @@ def rsync_publish(
                 args = ["--checksum", "--no-times", f"--files-from={listed}", f"{staging}/", dest]
                 p.views.update({h: views[h] for h in _sent(_rsync(args, dry_run))})
         if delete:
-            args = ["--delete", "--exclude=.*", "--exclude=/gomez/", f"{cube}/", dest]
+            # the views differ from the cube's copies (absolute URLs): never sent back over
+            args = ["--delete", "--exclude=.*", "--exclude=/gomez/", "--exclude=/stac/"]
+            args += [f"{cube}/", dest]
             gone = [ln for ln in _rsync(args, dry_run) if ln.startswith("*deleting")]
             p.stale = [ln.split(None, 1)[1] for ln in gone if not ln.endswith("/")]
     p.bytes = sum((cube / h).stat().st_size for h in p.copies)
