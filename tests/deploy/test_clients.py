@@ -121,9 +121,14 @@ def test_gomezengine_reads_the_view(site, local, gomez_python, tmp_path):
     with np.load(out) as z:
         dns = dict(z)
     assert set(dns) == set(local)
+    masked = 0
     for key, ref in local.items():
         spec = coll.layers[key.split("|")[0]]
         values = dns[key].astype(np.float32) * np.float32(spec.scale) + np.float32(spec.offset)
         assert values.shape == ref.shape, key
         have = np.isfinite(ref)
         assert have.any() and np.array_equal(values[have], ref[have]), key
+        # no data reaches GomezEngine as nodata (-9999: its own NaN below -9990), never as 0
+        assert np.array_equal(np.isnan(dns[key]), ~have), key
+        masked += int((~have).sum())
+    assert masked > 100  # the area holds no data as well as data
