@@ -22,9 +22,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "recipes.md"
 #: The URLs the recipes are written for: a plain web server, and ``leafcube serve``.
 STATIC_URL = "https://leaf.example.org"
 SERVE_URL = "http://127.0.0.1:8000"
-DATE = "2023-08-01"
-#: The area's side, in pixels; the scan's step.
-SIDE, STEP = 30, 10
+#: The area's side, in pixels.
+SIDE = 30
 
 
 def recipe(name: str) -> str:
@@ -79,39 +78,73 @@ class Area:
         return path
 
 
-def scan(mosaic: Path, nodata: int) -> tuple[int, int, dict[str, tuple[int, int]]]:
-    """The window (row, col of its corner) of SIDE² pixels that holds the most of each of
-    DN 0, no data and DN > 0, and in it a pixel of each kind whose 3 × 3 neighbourhood is
-    all of that kind (so a resampled map tile shows it too)."""
-    with rasterio.open(mosaic) as src:
+def counts(mask: np.ndarray) -> np.ndarray:
+    """How many pixels of ``mask`` each SIDE² window holds, by the window's corner."""
+    s = np.pad(mask.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    return s[SIDE:, SIDE:] - s[:-SIDE, SIDE:] - s[SIDE:, :-SIDE] + s[:-SIDE, :-SIDE]
+
+
+def uniform(mask: np.ndarray) -> np.ndarray:
+    """Pixels whose 3 × 3 neighbourhood is all in ``mask``."""
+    out = np.zeros_like(mask)
+    core = np.ones_like(mask[1:-1, 1:-1])
+    for dr in (0, 1, 2):
+        for dc in (0, 1, 2):
+            core &= mask[dr : dr + mask.shape[0] - 2, dc : dc + mask.shape[1] - 2]
+    out[1:-1, 1:-1] = core
+    return out
+
+
+def overlap_columns(coll, date: str, transform) -> tuple[int, int]:
+    """The mosaic's columns where two tiles of ``date`` overlap (the widest such band)."""
+    boxes = [t.bbox for t in coll.dates[date].layers["LAI"].tiles.values()]
+    best = (0, 0)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            lo, hi = max(a[0], b[0]), min(a[2], b[2])
+            cols = tuple(int(round((x - transform.c) / transform.a)) for x in (lo, hi))
+            best = max(best, cols, key=lambda c: c[1] - c[0])
+    return best
+
+
+def scan(coll, cube: Path, nodata: int) -> tuple[str, int, int, dict[str, tuple[int, int]]]:
+    """The date and SIDE² window (row, col of its corner) of the LAI mosaics that holds the
+    most of each of DN 0, no data and DN > 0 — inside two tiles' overlap when some window
+    there holds at least 50 of each, so every tool also goes through the mosaic's rule —
+    and in it a pixel of each kind whose 3 × 3 neighbourhood is all of that kind (so a
+    resampled map tile shows it too)."""
+    found = []  # (in the overlap, score, date, row, col)
+    for date in coll.dates:
+        with rasterio.open(cube / coll.dates[date].layers["LAI"].mosaic) as src:
+            dn, t = src.read(1), src.transform
+        kinds = [dn == 0, dn == nodata, dn > 0]
+        score = np.minimum.reduce([counts(m) for m in kinds])
+        ok = np.minimum.reduce([counts(uniform(m)) for m in kinds]) > 0
+        score = np.where(ok, score, -1)
+        c0, c1 = overlap_columns(coll, date, t)
+        inner = score[:, c0 : max(c0, c1 - SIDE + 1)]
+        if inner.size and inner.max() >= 50:
+            r, c = np.unravel_index(inner.argmax(), inner.shape)
+            found.append((1, int(inner.max()), date, int(r), int(c) + c0))
+        r, c = np.unravel_index(score.argmax(), score.shape)
+        found.append((0, int(score.max()), date, int(r), int(c)))
+    _, k, date, r0, c0 = max(found)
+    assert k >= 50, f"no {SIDE}² window of {coll.name}'s LAI holds zeros, no data and values"
+    with rasterio.open(cube / coll.dates[date].layers["LAI"].mosaic) as src:
         dn = src.read(1)
-    kinds = {"zero": dn == 0, "nodata": dn == nodata, "value": dn > 0}
-    best = (-1, 0, 0)
-    for r in range(0, dn.shape[0] - SIDE + 1, STEP):
-        for c in range(0, dn.shape[1] - SIDE + 1, STEP):
-            k = min(int(m[r : r + SIDE, c : c + SIDE].sum()) for m in kinds.values())
-            best = max(best, (k, r, c), key=lambda b: b[0])
-    k, r0, c0 = best
-    assert k >= 50, f"no {SIDE}² window of {mosaic} holds zeros, no data and values"
     picks = {}
-    for name, m in kinds.items():
-        for r in range(r0 + 1, r0 + SIDE - 1):
-            cols = range(c0 + 1, c0 + SIDE - 1)
-            hits = [c for c in cols if m[r - 1 : r + 2, c - 1 : c + 2].all()]
-            if hits:
-                picks[name] = (r, hits[0])
-                break
-        assert name in picks, f"no uniform 3×3 of {name} in the window"
-    return r0, c0, picks
+    for name, m in {"zero": dn == 0, "nodata": dn == nodata, "value": dn > 0}.items():
+        rows, cols = np.nonzero(uniform(m)[r0 : r0 + SIDE, c0 : c0 + SIDE])
+        picks[name] = (r0 + int(rows[0]), c0 + int(cols[0]))
+    return date, r0, c0, picks
 
 
 @pytest.fixture(scope="session")
 def area(demo_cube) -> Area:
     coll = next(iter(load(demo_cube).collections.values()))
     spec = coll.layers["LAI"]
-    mosaic = demo_cube / coll.dates[DATE].layers["LAI"].mosaic
-    r0, c0, picks = scan(mosaic, int(spec.nodata))
-    with rasterio.open(mosaic) as src:
+    date, r0, c0, picks = scan(coll, demo_cube, int(spec.nodata))
+    with rasterio.open(demo_cube / coll.dates[date].layers["LAI"].mosaic) as src:
         t = src.transform
     x0, y1 = t @ (c0, r0)
     x1, y0 = t @ (c0 + SIDE, r0 + SIDE)
@@ -119,14 +152,15 @@ def area(demo_cube) -> Area:
     polygon = [[x0, y0], [x1, y0], [x1, ym], [xm, ym], [xm, y1], [x0, y1], [x0, y0]]
     points = {n: t @ (c + 0.5, r + 0.5) for n, (r, c) in picks.items()}
     to_lonlat = Transformer.from_crs("EPSG:3979", "EPSG:4326", always_xy=True)
-    native = {"roi_crs": "EPSG:3979", "start": DATE, "end": DATE, "qc": "data"}
+    native = {"roi_crs": "EPSG:3979", "start": date, "end": date, "qc": "data"}
     with Cube(demo_cube, progress=False) as cube:
-        box = cube.extract(["LAI"], (x0, y0, x1, y1), **native)["LAI"][DATE]
+        box = cube.extract(["LAI"], (x0, y0, x1, y1), **native)["LAI"][date]
         geom = {"type": "Polygon", "coordinates": [polygon]}
-        roi = cube.extract(["LAI"], geom, **native)["LAI"][DATE]
+        roi = cube.extract(["LAI"], geom, **native)["LAI"][date]
         at = {}
         for name, (x, y) in points.items():
-            ts = cube.timeseries(["LAI"], point=to_lonlat.transform(x, y), start=DATE, end=DATE)
+            lonlat = to_lonlat.transform(x, y)
+            ts = cube.timeseries(["LAI"], point=lonlat, start=date, end=date)
             row = ts.reset_index().iloc[0]
             at[name] = float(row["mean"]) if row["valid"] else float("nan")
     box_a = np.ma.filled(box.astype("float64"), np.nan)
@@ -140,7 +174,7 @@ def area(demo_cube) -> Area:
     return Area(
         collection=coll.name,
         layers=list(coll.layers),
-        date=DATE,
+        date=date,
         scale=float(spec.scale),
         nodata=int(spec.nodata),
         bounds=(x0, y0, x1, y1),
