@@ -28,6 +28,7 @@ from shapely.geometry.base import BaseGeometry
 from leafcube.catalogue.roi import bbox_geometry
 from leafcube.reader import RoiGrid
 from leafcube.reader.dn import OFFSETS_HEADER, SCALES_HEADER, decode_dn, header_values
+from leafcube.reader.headers import DATES_COUNT_HEADER, DATES_HEADER, dates_match
 from leafcube.reader.stats import STAT_COLUMNS
 
 from .errors import ClientError
@@ -110,9 +111,11 @@ def decode_subset(
     ) as exc:
         raise ClientError(f"the server's subset is not a readable {fmt}: {exc}") from None
     h = response.headers
-    dates = [d for d in h.get("x-leafcube-dates", "").split(",") if d]
-    if dates != keys or h.get("x-leafcube-layers") != layer:
-        raise ClientError(f"the server sent {h.get('x-leafcube-layers')} on {dates}")
+    if not dates_match(h, keys) or h.get("x-leafcube-layers") != layer:
+        raise ClientError(
+            f"the server sent {h.get('x-leafcube-layers')} on {h.get(DATES_HEADER)} "
+            f"({h.get(DATES_COUNT_HEADER)} dates), not {layer} on {len(keys)} dates"
+        )
     t = grid.transform
     expected = ",".join(repr(v) for v in (t.a, t.b, t.c, t.d, t.e, t.f))
     if h.get("x-leafcube-transform") != expected or stack.shape != (1, len(keys), *grid.shape):

@@ -18,6 +18,7 @@ from rasterio.io import MemoryFile
 from leafcube.catalogue import Collection, DateEntry
 from leafcube.reader import LayerRead, RoiGrid
 from leafcube.reader.dn import DN_MEDIA_TYPE, OFFSETS_HEADER, SCALES_HEADER, encode_dn, header_value
+from leafcube.reader.headers import dates_headers
 from leafcube.reader.netcdf import cf_dataset, netcdf_bytes
 
 
@@ -59,7 +60,7 @@ class Subset:
             "x-leafcube-transform": ",".join(repr(v) for v in (t.a, t.b, t.c, t.d, t.e, t.f)),
             "x-leafcube-shape": ",".join(str(n) for n in self.shape),
             "x-leafcube-layers": ",".join(self.layers),
-            "x-leafcube-dates": ",".join(self.dates),
+            **dates_headers(self.dates),
             "x-leafcube-qc": self.qc,
             SCALES_HEADER: header_value([self.coll.layers[n].scale for n in self.layers]),
             OFFSETS_HEADER: header_value([self.coll.layers[n].offset for n in self.layers]),

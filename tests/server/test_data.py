@@ -101,7 +101,9 @@ def test_subset_dn_decodes_to_the_same_values(h2, served, expected):
     packed = np.load(buf)
     assert buf.tell() == len(raw)
     coll = load(served.cube).collections[served.collection]
-    assert [d.dtype.name for d in dns] == [coll.layers[n].dtype for n in ("LAI", "fCOVER")]
+    # stored int16 with -9999 where masked, LEAF's DNs travel as the uint8 they are
+    assert [coll.layers[n].dtype for n in ("LAI", "fCOVER")] == ["int16", "int16"]
+    assert [d.dtype.name for d in dns] == ["uint8", "uint8"]
     masked = np.unpackbits(packed, axis=-1, count=grid.shape[1]).astype(bool)
     scales = [float(v) for v in r.headers["x-leafcube-scales"].split(",")]
     offsets = [float(v) for v in r.headers["x-leafcube-offsets"].split(",")]
@@ -119,6 +121,7 @@ def test_subset_dn_decodes_to_the_same_values(h2, served, expected):
         (d[m] == 0).all() for d, m in zip(dns, masked, strict=True)
     )  # masked DNs compress away
     assert r.headers["x-leafcube-dates"].split(",") == dates
+    assert r.headers["x-leafcube-dates-count"] == str(len(dates))
     npy = h2.get(_url(served, "subset"), params=_params("npy"))
     assert len(r.content) * 4 < len(npy.content)
 
