@@ -76,6 +76,7 @@ def test_gdalinfo_shows_nodata_and_scale(site, area, tmp_path):
     out = bash(gdal_script(area, url, "gdalinfo"), tmp_path)
     assert "Driver: VRT/Virtual Raster" in out and "Size is 600, 600" in out
     assert f"NoData Value={area.nodata}" in out and "Scale:0.05" in out, out
+    assert "Unit Type: m2 m-2" in out
     assert f"/vsicurl/{url}/{area.collection}/{area.date}/tile42/LAI.tif" in out
 
 
@@ -111,6 +112,10 @@ def test_gdal_translate_projwin_gives_the_box(site, area, tmp_path):
     lai, transform = physical(tmp_path / "lai_box.tif", area)
     assert (transform.c, transform.f) == (area.bounds[0], area.bounds[3])
     same(lai, area.box, f"gdal_translate {name}")
+    with rasterio.open(tmp_path / "lai_box_m2.tif") as src:  # -unscale: LAI, NaN = no data
+        assert src.dtypes[0] == "float32" and math.isnan(src.nodata) and src.scales[0] == 1
+        assert src.transform == transform
+        same(src.read(1), area.box, f"gdal_translate -unscale {name}")
 
 
 # -- rioxarray ----------------------------------------------------------------------------
