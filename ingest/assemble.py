@@ -20,7 +20,7 @@ from leafcube.catalogue.models import Catalogue, Collection, DateEntry, LayerFil
 from leafcube.catalogue.roi import WGS84, transform_bounds
 
 from .cog import Grid, Job, Written
-from .mosaic import mosaic_href, mosaic_xml
+from .mosaic import mosaic_href, mosaic_xml, overview_xmls, stale_overviews
 from .plan import add_layer, new_collection, source_fp
 from .stac import write_stac
 from .state import Ledger
@@ -84,13 +84,25 @@ def apply_ledger(cat: Catalogue, ledger: Ledger) -> None:
                 entry.layers["Partition"] = LayerFiles(files.mosaic, dict(files.tiles))
 
 
+def _write_mosaic(coll: Collection, layer: str, files: LayerFiles, cube: Path) -> None:
+    """Write a mosaic VRT and its overview levels where they changed (levels first, so the
+    mosaic never names a missing level), and remove levels it no longer has."""
+    spec = coll.layers[layer]
+    levels = overview_xmls(coll, spec, files)
+    for href, xml in levels.items():
+        write_if_changed(cube / href, xml.encode())
+    write_if_changed(cube / files.mosaic, mosaic_xml(coll, spec, files).encode())
+    folder = (cube / files.mosaic).parent
+    for href in stale_overviews(files.mosaic, [p.name for p in folder.iterdir()], list(levels)):
+        (cube / href).unlink(missing_ok=True)
+
+
 def _finish_collection(coll: Collection, cube: Path) -> None:
     """Write every mosaic VRT that changed and refresh the collection's extent."""
     boxes = []
     for entry in coll.dates.values():
         for name, files in entry.layers.items():
-            xml = mosaic_xml(coll, coll.layers[name], files)
-            write_if_changed(cube / files.mosaic, xml.encode())
+            _write_mosaic(coll, name, files, cube)
             boxes += [t.bbox for t in files.tiles.values()]
     if boxes:
         ext = (

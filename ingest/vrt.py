@@ -46,8 +46,23 @@ def srs_wkt(crs: str) -> str:
     return CRS.from_user_input(crs).to_wkt()
 
 
-def _source(s: Placed, dtype: str, tag: str, extra: str = "") -> str:
+def _num(v: float) -> str:
+    """A pixel coordinate as written: a whole number without decimals, else Python's shortest
+    exact repr (so the same geometry always gives the same text)."""
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def _source(
+    s: Placed, dtype: str, tag: str, extra: str = "", scale: tuple[float, float] = (1.0, 1.0)
+) -> str:
+    """One source element; ``scale`` shrinks its place on the VRT's grid (an overview level's
+    grid: the whole source is read into a smaller, possibly fractional, rectangle)."""
     rel = ' relativeToVRT="1"' if s.relative else ' relativeToVRT="0"'
+    sx, sy = scale
+    dst = (
+        f'xOff="{_num(s.col * sx)}" yOff="{_num(s.row * sy)}" '
+        f'xSize="{_num(s.width * sx)}" ySize="{_num(s.height * sy)}"'
+    )
     return (
         f"    <{tag}>\n"
         f"      <SourceFilename{rel}>{escape(s.path)}</SourceFilename>\n"
@@ -55,7 +70,7 @@ def _source(s: Placed, dtype: str, tag: str, extra: str = "") -> str:
         f'      <SourceProperties RasterXSize="{s.width}" RasterYSize="{s.height}" '
         f'DataType="{dtype}" BlockXSize="512" BlockYSize="512"/>\n'
         f'      <SrcRect xOff="0" yOff="0" xSize="{s.width}" ySize="{s.height}"/>\n'
-        f'      <DstRect xOff="{s.col}" yOff="{s.row}" xSize="{s.width}" ySize="{s.height}"/>\n'
+        f"      <DstRect {dst}/>\n"
         f"{extra}"
         f"    </{tag}>\n"
     )
@@ -119,18 +134,38 @@ def upgrade_xml(
     return _dataset(spec, crs, transform, (old.height, old.width), src)
 
 
+def _overview(path: str) -> str:
+    """An ``<Overview>`` element: band 1 of a VRT next to this one (path relative to it)."""
+    return (
+        "    <Overview>\n"
+        f'      <SourceFilename relativeToVRT="1">{escape(path)}</SourceFilename>\n'
+        "      <SourceBand>1</SourceBand>\n"
+        "    </Overview>\n"
+    )
+
+
 def mosaic_source_xml(
     spec: LayerSpec,
     crs: str,
     transform: Sequence[float],
     shape: tuple[int, int],
     tiles: Sequence[Placed],
+    overviews: Sequence[str] = (),
+    scale: tuple[float, float] = (1.0, 1.0),
 ) -> str:
     """A date's mosaic of tile COGs: each drawn only where it has data (its nodata DN is
-    skipped), so where tiles overlap a tile's no data never covers its neighbour's data."""
+    skipped), so where tiles overlap a tile's no data never covers its neighbour's data.
+
+    ``overviews`` are the mosaic's overview levels (VRT paths relative to this one), so
+    zoomed-out reads (QGIS, warps, rio-tiler) go to them instead of full resolution. A level
+    is this same mosaic on a coarser grid: ``scale`` (level size / full size, per axis)
+    shrinks each tile's rectangle, and GDAL then reads each whole tile downsampled, which it
+    serves from the tile COG's own internal overview of that factor.
+    """
     if spec.nodata is None:
         raise ValueError(f"{spec.name}: a mosaic needs the layer's nodata DN")
     skip = f"      <NODATA>{spec.nodata:g}</NODATA>\n"
     gdal_type = _GDAL_TYPES[spec.dtype]
-    parts = "".join(_source(t, gdal_type, "ComplexSource", skip) for t in tiles)
+    parts = "".join(_source(t, gdal_type, "ComplexSource", skip, scale) for t in tiles)
+    parts += "".join(_overview(path) for path in overviews)
     return _dataset(spec, crs, transform, shape, parts)

@@ -1,0 +1,314 @@
+"""Mosaic overview benchmark: zoomed-out reads of a date's mosaic over ``/vsicurl/``, the
+mosaic VRT without overviews (as cubes had them before) and with them, side by side.
+
+One run makes its own inputs: a 2 x 2 grid of overlapping LEAF-like tile exports (current
+LEAF: LAI, QC, Date; ``--tile`` px a side, 256 px overlap) made with ``bench/ingest.py``'s
+generator, ingested with ``leafcube ingest``. "Before" is a copy of the LAI mosaic with its
+``<Overview>`` elements removed (the same tiles, the same sources). A plain nginx serves
+the cube on 127.0.0.1 and logs each request's ``$body_bytes_sent``; every read runs in a
+fresh process (no GDAL cache carried over), with the settings docs/catalogue.md gives.
+
+Reads, at 1/16 and 1/256 of full resolution:
+
+- ``rasterio read``: ``read(out_shape=…)`` (nearest), rasterio's bundled GDAL;
+- ``rasterio read, average``: the same with ``resampling=average``;
+- ``rasterio WarpedVRT 3857``: a read through a WarpedVRT to Web Mercator, as rio-tiler
+  (TiTiler) and QGIS (reprojecting on the fly) read;
+- ``gdal_translate -outsize`` and ``gdalwarp -t_srs EPSG:3857 -ts``: Debian's GDAL CLI
+  (the GDAL QGIS uses on Debian).
+
+Reported per read: bytes fetched, requests, seconds (the rasterio timings are open + read
+inside the process; the CLI timings are the whole process). Run:
+``.venv/bin/python bench/mosaic.py`` (``--tile``, ``--repeat``). Needs leafcube, nginx and
+Debian's ``gdal-bin``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+import rasterio
+from affine import Affine
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+LEAFCUBE = [sys.executable, "-m", "leafcube.cli.main", "ingest"]
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+COLL, KEY = "leaf-s2-20m-monthly", "2024-08-01"
+#: The client settings docs/catalogue.md recommends for /vsicurl/.
+GDAL_ENV = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.vrt",
+    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    "VSI_CACHE": "TRUE",
+}
+NGINX_CONF = """\
+{user}
+daemon off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    log_format ranges '$request_method $request_uri $status $body_bytes_sent "$http_range"';
+    access_log {tmp}/access.log ranges;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    types {{ application/json json; image/tiff tif; application/xml vrt; }}
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location / {{ }}
+    }}
+}}
+"""
+#: One rasterio read in a fresh process: prints the seconds of open + read.
+RASTERIO_READ = """\
+import sys, time
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+url, factor, how = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+t0 = time.perf_counter()
+with rasterio.open(url) as src:
+    if how == "warp":
+        with WarpedVRT(src, crs="EPSG:3857") as vrt:
+            shape = (max(1, vrt.height // factor), max(1, vrt.width // factor))
+            vrt.read(1, out_shape=shape)
+    else:
+        shape = (max(1, src.height // factor), max(1, src.width // factor))
+        src.read(1, out_shape=shape, resampling=Resampling[how])
+print(time.perf_counter() - t0)
+"""
+
+
+def _bench_ingest():
+    """``bench/ingest.py`` as a module (its LEAF-like layer generator)."""
+    spec = importlib.util.spec_from_file_location("bench_ingest", HERE / "ingest.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_ingest"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_exports(drive: Path, tile: int, overlap: int = 256) -> Path:
+    """A 2 x 2 grid of current-LEAF tile exports (LAI, QC, Date), ``tile`` px a side,
+    overlapping by ``overlap`` px, each with its own landscape and clouds."""
+    gen = _bench_ingest()
+    step = tile - overlap
+    for i, (r, c) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        name = f"tile{40 + 10 * r + c}"
+        folder = drive / f"{name}_2024"
+        folder.mkdir(parents=True, exist_ok=True)
+        x0, y0 = gen.X0 + c * step * gen.RES, gen.Y0 - r * step * gen.RES
+        for kind in ("LAI", "QC0", "Date"):
+            path = folder / f"{name}_Aug_{kind.rstrip('0')}_20m.tif"
+            gen.write_layer(path, tile, kind, 7 + i)
+            with rasterio.open(path, "r+") as dst:  # moved to its place in the grid
+                dst.transform = Affine(gen.RES, 0.0, x0, 0.0, -gen.RES, y0)
+    return drive
+
+
+def ingest(drive: Path, cube: Path) -> Path:
+    """``leafcube ingest`` of ``drive`` into ``cube``; the folder of the one date."""
+    subprocess.run([*LEAFCUBE, str(drive), "--cube", str(cube), "--quiet"], check=True)
+    return cube / COLL / KEY
+
+
+def without_overviews(mosaic: Path) -> Path:
+    """A copy of ``mosaic`` next to it with no ``<Overview>`` elements: the mosaic as it was."""
+    text = re.sub(r"    <Overview>.*?</Overview>\n", "", mosaic.read_text(), flags=re.S)
+    copy = mosaic.with_name(f"{mosaic.stem}-plain.vrt")
+    copy.write_text(text)
+    return copy
+
+
+@dataclass
+class Served:
+    """A plain nginx over a folder, its access log counting bytes."""
+
+    url: str
+    root: Path
+    log: Path
+    marks: int = 0
+
+    def take(self) -> list[tuple[str, str, int, int, str]]:
+        """The requests logged since the last call (method, URI, status, bytes, Range).
+
+        Synchronised without sleeping on a guess: a marker request is sent and the log is
+        read until its line is there (nginx logs a request once its response is sent, in
+        order, so every earlier request is logged by then)."""
+        self.marks += 1
+        mark = f"/catalogue.json?mark={self.marks}"
+        httpx.head(self.url + mark)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            lines = self.log.read_text().splitlines()
+            if any(f" {mark} " in line for line in lines):
+                break
+        self.log.write_text("")
+        rows = []
+        for line in lines:
+            method, uri, status, sent, rng = line.split(" ", 4)
+            if "?mark=" not in uri:
+                rows.append((method, uri, int(status), int(sent), rng.strip('"')))
+        return rows
+
+
+@contextmanager
+def nginx(root: Path) -> Iterator[Served]:
+    """Serve ``root`` on a free 127.0.0.1 port with nginx; stopped (by its pid) on exit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        user = "user root;" if os.geteuid() == 0 else ""
+        conf = Path(tmp) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, port=port, root=root))
+        log = Path(tmp) / "access.log"
+        log.touch()
+        proc = subprocess.Popen([NGINX, "-p", tmp, "-c", str(conf)])
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.head(url + "/catalogue.json")
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+            served = Served(url, root, log)
+            served.take()
+            yield served
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+@dataclass
+class Read:
+    """One zoomed-out read: what was fetched and how long it took."""
+
+    bytes: int
+    requests: int
+    seconds: float
+
+
+def read_command(how: str, url: str, factor: int, out: Path) -> list[str]:
+    """The command of one read (a fresh process) of ``url`` at ``1/factor``."""
+    pct = f"{100 / factor}%"
+    if how == "gdal_translate":
+        return ["gdal_translate", "-q", "-outsize", pct, pct, url, str(out)]
+    if how == "gdalwarp":
+        with rasterio.open(url) as src:  # the output size from the source's
+            size = [str(max(1, src.width // factor)), str(max(1, src.height // factor))]
+        return ["gdalwarp", "-q", "-overwrite", "-t_srs", "EPSG:3857", "-ts", *size, url, str(out)]
+    return [sys.executable, "-c", RASTERIO_READ, url, str(factor), how]
+
+
+def timed_read(served: Served, cmd: list[str]) -> Read:
+    """Run one read; its bytes and requests from nginx's log."""
+    env = {**os.environ, **GDAL_ENV}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t0
+    rows = served.take()
+    seconds = float(proc.stdout.split()[-1]) if cmd[0] == sys.executable else wall
+    return Read(sum(r[3] for r in rows), len(rows), seconds)
+
+
+READS = {
+    "rasterio read": "nearest",
+    "rasterio read, average": "average",
+    "rasterio WarpedVRT 3857": "warp",
+    "gdal_translate -outsize (GDAL 3.6)": "gdal_translate",
+    "gdalwarp -t_srs 3857 -ts (GDAL 3.6)": "gdalwarp",
+}
+
+
+def full_res_bytes(folder: Path, layer: str) -> int:
+    """The bytes of the full-resolution blocks of every tile COG of ``layer`` (what a read
+    without overviews has to fetch), from GDAL's TIFF block sizes."""
+    total = 0
+    for tif in sorted(folder.glob(f"*/{layer}.tif")):
+        with rasterio.open(tif) as src:
+            for _, window in src.block_windows(1):
+                col, row = window.col_off // 512, window.row_off // 512
+                total += int(src.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1) or 0)
+    return total
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tile", type=int, default=8192, help="tile size in px (2 x 2 tiles)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per read; the fastest is kept")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(dir=OUT if OUT.is_dir() else None) as tmp:
+        work = Path(tmp)
+        t0 = time.perf_counter()
+        folder = ingest(make_exports(work / "drive", args.tile), work / "cube")
+        print(f"made and ingested the cube in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        mosaics = {"before": without_overviews(folder / "LAI.vrt"), "after": folder / "LAI.vrt"}
+        with rasterio.open(folder / "LAI.vrt") as src:
+            shape = (src.height, src.width)
+        full = full_res_bytes(folder, "LAI")
+        results: dict[str, dict[str, dict[str, Read]]] = {}
+        with nginx(work / "cube") as served:
+            for name, how in READS.items():
+                for factor in (16, 256):
+                    row = results.setdefault(name, {}).setdefault(f"1/{factor}", {})
+                    for _ in range(args.repeat):  # interleaved: before, after, before, …
+                        for when, mosaic in mosaics.items():
+                            url = f"/vsicurl/{served.url}/{mosaic.relative_to(work / 'cube')}"
+                            cmd = read_command(how, url, factor, work / "out.tif")
+                            got = timed_read(served, cmd)
+                            if when not in row or got.seconds < row[when].seconds:
+                                row[when] = got
+    print(f"LAI mosaic {shape[1]} x {shape[0]} px, 4 tiles of {args.tile}²;", end=" ")
+    print(f"full-resolution blocks of its tiles: {full / 1e6:.1f} MB\n")
+    print("| read | scale | before: MB, requests, s | after: MB, requests, s |")
+    print("|---|---|---|---|")
+    for name, scales in results.items():
+        for scale, runs in scales.items():
+            b, a = runs["before"], runs["after"]
+            print(
+                f"| {name} | {scale} | {b.bytes / 1e6:.2f}, {b.requests}, {b.seconds:.2f} "
+                f"| {a.bytes / 1e6:.2f}, {a.requests}, {a.seconds:.2f} |"
+            )
+    OUT.mkdir(exist_ok=True)
+    doc = {
+        "tile": args.tile,
+        "shape": shape,
+        "full_res_bytes": full,
+        "results": {
+            n: {s: {w: asdict(r) for w, r in runs.items()} for s, runs in sc.items()}
+            for n, sc in results.items()
+        },
+    }
+    (OUT / "mosaic.json").write_text(json.dumps(doc, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
