@@ -232,6 +232,13 @@ print(json.dumps({"value": value, "ok": ok, "samples": samples, "box": grid}))
 """
 
 
+def qgis_env(tmp_path: Path) -> dict[str, str]:
+    """A home of its own for QGIS (it writes a user profile), in the test's folder."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    return {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(runtime)}
+
+
 def test_qgis_reads_the_mosaic_over_vsicurl(site, area, tmp_path):
     name, url = site
     code = assign(
@@ -242,7 +249,7 @@ def test_qgis_reads_the_mosaic_over_vsicurl(site, area, tmp_path):
         AREA=repr(area.bounds),
     )
     code += f"POINTS = {area.points!r}\n" + QGIS_DUMP + "del lai, box\napp.exitQgis()\n"
-    got = json.loads(python(SYSTEM_PYTHON, code, tmp_path).splitlines()[-1])
+    got = json.loads(python(SYSTEM_PYTHON, code, tmp_path, **qgis_env(tmp_path)).splitlines()[-1])
     assert got["ok"] and got["value"] == pytest.approx(area.at["value"], abs=1e-6)
     assert got["samples"]["nodata"] is None and got["samples"]["zero"] == 0
     box = np.array([[np.nan if v is None else v for v in row] for row in got["box"]])
@@ -278,7 +285,7 @@ def test_qgis_renders_the_wmts_of_a_date(server_url, area, tmp_path):
     assert server_url in wmts
     code += wmts + f"EXTENT = {extent!r}\nPOINTS = {points!r}\nimport json\n" + WMTS_DUMP
     code += "del lai, box, tiles, job, image\napp.exitQgis()\n"
-    got = json.loads(python(SYSTEM_PYTHON, code, tmp_path).splitlines()[-1])
+    got = json.loads(python(SYSTEM_PYTHON, code, tmp_path, **qgis_env(tmp_path)).splitlines()[-1])
     assert got["errors"] == []
     alpha = got["alpha"]
     assert alpha["nodata"] == 0, alpha  # no data is transparent
