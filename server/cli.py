@@ -98,5 +98,8 @@ def run(args: argparse.Namespace) -> int:
         ssl_cert=args.certfile.resolve() if tls else None,
         ssl_key=args.keyfile.resolve() if tls else None,
         log_level=LogLevels.warning,
+        # a worker that dies (killed, out of memory) is replaced, the others serve meanwhile
+        respawn_failed_workers=True,
+        respawn_interval=0.5,
     ).serve()
     return 0
