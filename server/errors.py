@@ -61,8 +61,12 @@ def install(app: FastAPI) -> None:
         return _json(exc.status_code, exc.detail, getattr(exc, "headers", None))
 
     @app.exception_handler(rasterio.errors.RasterioIOError)
-    async def unreadable(_: Request, exc: Exception) -> JSONResponse:
-        return _json(404, f"a file the catalogue lists cannot be read: {exc}")
+    async def unreadable(request: Request, exc: Exception) -> JSONResponse:
+        # name the file by its path in the cube: the server's own folders stay private
+        root = str(request.app.state.cube.root).rstrip("/") + "/"
+        return _json(
+            404, f"a file the catalogue lists cannot be read: {str(exc).replace(root, '')}"
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
