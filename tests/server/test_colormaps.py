@@ -17,30 +17,7 @@ from rio_tiler.colormap import cmap
 
 from leafcube.catalogue.products import leaf_layers
 from leafcube.server.colormaps import to_index
-
-#: The NALCMS legend as Earth Engine's catalogue publishes it
-#: (USGS/NLCD_RELEASES/2020_REL/NALCMS, classes 1-19).
-NALCMS_LEGEND = [
-    "033e00",
-    "939b71",
-    "196d12",
-    "1fab01",
-    "5b725c",
-    "6b7d2c",
-    "b29d29",
-    "b48833",
-    "e9da5d",
-    "e0cd88",
-    "a07451",
-    "bad292",
-    "3f8970",
-    "6ca289",
-    "e6ad6a",
-    "a9abae",
-    "db2126",
-    "4c73a1",
-    "fff7fe",
-]
+from tests.server.legend import NALCMS_LEGEND
 
 V2022 = leaf_layers(per_product_qc=True)
 CURRENT = leaf_layers(per_product_qc=False)

@@ -44,6 +44,7 @@ from rio_tiler.io import Reader
 
 from leafcube.catalogue import load
 from leafcube.server.tms import TMS
+from tests.server.legend import NALCMS_LEGEND
 
 DATE = "2023-07-01"
 #: Every layer kind of a current export: continuous (two colormaps), bitmask, date,
@@ -54,29 +55,6 @@ TOLERANCE = {"CCRS3979": 0.0, "WebMercatorQuad": 0.005}
 #: How close (in source pixels) to a source pixel's edge a tile pixel centre must fall
 #: for the server and the reference to be allowed to take different sides of it.
 EDGE = 0.01
-#: The NALCMS legend as Earth Engine's catalogue publishes it
-#: (USGS/NLCD_RELEASES/2020_REL/NALCMS, classes 1-19).
-NALCMS_LEGEND = [
-    "033e00",
-    "939b71",
-    "196d12",
-    "1fab01",
-    "5b725c",
-    "6b7d2c",
-    "b29d29",
-    "b48833",
-    "e9da5d",
-    "e0cd88",
-    "a07451",
-    "bad292",
-    "3f8970",
-    "6ca289",
-    "e6ad6a",
-    "a9abae",
-    "db2126",
-    "4c73a1",
-    "fff7fe",
-]
 
 
 def _server_rgba(h2, collection: str, layer: str, tms: str, tile, qc: str = "") -> np.ndarray:
