@@ -5,6 +5,7 @@ are identical. Chunked (dask) on the tiles' 512-pixel COG blocks by default."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from leafcube.catalogue.grid import intersect
 from leafcube.reader.netcdf import cf_dataset
 
 from .backend import Arrays
+from .errors import ClientError
 from .plan import ExtractPlan
 
 #: Pixels a side of the tiles' COG blocks (ingest's ``BLOCKSIZE``): the default chunks.
@@ -110,4 +112,8 @@ def lazy_dataset(plan: ExtractPlan, read: Read, chunks: bool) -> xr.Dataset:
     first = block_chunks(plan, plan.layers[0])
     for name in plan.layers:
         ds[name].encoding["preferred_chunks"] = block_chunks(plan, name)
-    return ds.chunk(first) if chunks else ds
+    if not chunks:
+        return ds
+    if importlib.util.find_spec("dask") is None:
+        raise ClientError("chunked arrays need dask (pip install dask), or pass chunks=False")
+    return ds.chunk(first)

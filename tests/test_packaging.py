@@ -24,6 +24,18 @@ res = Cube(sys.argv[1], progress=False).extract(
 np.savez(sys.argv[2], **{f"{n}|{d}": a.filled(np.nan) for n in res for d, a in res[n].items()})
 print(res.crs, sorted(sys.modules).count("fastapi"), sorted(sys.modules).count("granian"))
 """
+LAZY = """
+import sys, numpy as np, xarray as xr
+from leafcube.client import ClientError, Cube
+try:  # no dask in the base install: a clear error, and lazy indexing still works
+    Cube(sys.argv[1], progress=False).open_dataset("LAI", start="2024-05-01")
+except ClientError as exc:
+    assert "dask" in str(exc), exc
+else:
+    raise AssertionError("chunks without dask")
+ds = xr.open_dataset(sys.argv[1], engine="leafcube", layers="LAI", start="2024-05-01")
+print(int(np.isfinite(ds.LAI[0].values).sum()))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +85,19 @@ def test_the_base_install_extracts(base_venv, where, request, demo_cube, tmp_pat
         for n in ref:
             for d, a in ref[n].items():
                 np.testing.assert_array_equal(got[f"{n}|{d}"], a.filled(np.nan))
+
+
+@pytest.mark.slow
+def test_the_base_install_opens_lazily(base_venv, server_url, demo_cube):
+    """The xarray entry point is registered by the base install; without dask, chunking
+    says what to install and xarray's lazy indexing still reads."""
+    done = subprocess.run(
+        [str(base_venv / "bin" / "python"), "-c", LAZY, server_url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    with Cube(demo_cube, progress=False) as cube:
+        ds = cube.open_dataset("LAI", start="2024-05-01", chunks=False)
+        assert int(done.stdout.split()[-1]) == int(np.isfinite(ds.LAI[0].values).sum()) > 0
