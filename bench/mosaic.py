@@ -15,7 +15,10 @@ Reads, at 1/16 and 1/256 of full resolution:
 - ``rasterio WarpedVRT 3857``: a read through a WarpedVRT to Web Mercator, as rio-tiler
   (TiTiler) and QGIS (reprojecting on the fly) read;
 - ``gdal_translate -outsize`` and ``gdalwarp -t_srs EPSG:3857 -ts``: Debian's GDAL CLI
-  (the GDAL QGIS uses on Debian).
+  (the GDAL QGIS uses on Debian);
+- ``QGIS render``: Debian's QGIS (``python3-qgis``, headless) renders the whole mosaic into
+  a 1000 x 1000 px map in the mosaic's CRS and in Web Mercator (QGIS reprojecting), as a
+  user adding the layer sees it first; skipped when ``/usr/bin/python3`` has no ``qgis``.
 
 Reported per read: bytes fetched, requests, seconds (the rasterio timings are open + read
 inside the process; the CLI timings are the whole process). Run:
@@ -97,6 +100,32 @@ with rasterio.open(url) as src:
         src.read(1, out_shape=shape, resampling=Resampling[how])
 print(time.perf_counter() - t0)
 """
+#: One QGIS render of the whole layer in a fresh process: ``url crs out.png``; prints seconds.
+QGIS_RENDER = """\
+import os, sys, time
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform,
+    QgsMapRendererSequentialJob, QgsMapSettings, QgsProject, QgsRasterLayer)
+from qgis.PyQt.QtCore import QSize
+app = QgsApplication([], False)
+app.initQgis()
+url, crs, out = sys.argv[1:4]
+t0 = time.perf_counter()
+layer = QgsRasterLayer(url, "mosaic", "gdal")
+settings = QgsMapSettings()
+settings.setLayers([layer])
+settings.setOutputSize(QSize(1000, 1000))
+dest = QgsCoordinateReferenceSystem(crs)
+settings.setDestinationCrs(dest)
+to_dest = QgsCoordinateTransform(layer.crs(), dest, QgsProject.instance())
+settings.setExtent(to_dest.transformBoundingBox(layer.extent()))
+job = QgsMapRendererSequentialJob(settings)
+job.start()
+job.waitForFinished()
+job.renderedImage().save(out)
+print(time.perf_counter() - t0)
+"""
+SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 def _bench_ingest():
@@ -217,8 +246,10 @@ class Read:
 
 def read_command(how: str, url: str, factor: int, out: Path) -> list[str]:
     """The command of one read (a fresh process) of ``url`` at ``1/factor``."""
-    pct = f"{100 / factor}%"
+    if how.startswith("EPSG:"):
+        return [SYSTEM_PYTHON, "-c", QGIS_RENDER, url, how, str(out.with_suffix(".png"))]
     if how == "gdal_translate":
+        pct = f"{100 / factor}%"
         return ["gdal_translate", "-q", "-outsize", pct, pct, url, str(out)]
     if how == "gdalwarp":
         with rasterio.open(url) as src:  # the output size from the source's
@@ -231,10 +262,14 @@ def timed_read(served: Served, cmd: list[str]) -> Read:
     """Run one read; its bytes and requests from nginx's log."""
     env = {**os.environ, **GDAL_ENV}
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     rows = served.take()
-    seconds = float(proc.stdout.split()[-1]) if cmd[0] == sys.executable else wall
+    # QGIS exits non-zero here after rendering: on closing it tries to write the VRT back,
+    # which /vsicurl/ refuses; the render is done and timed by then.
+    if proc.returncode != 0 and cmd[0] != SYSTEM_PYTHON:
+        raise RuntimeError(f"{cmd[:3]} failed: {proc.stderr[-500:]}")
+    seconds = float(proc.stdout.split()[-1]) if cmd[0] in (sys.executable, SYSTEM_PYTHON) else wall
     return Read(sum(r[3] for r in rows), len(rows), seconds)
 
 
@@ -245,6 +280,15 @@ READS = {
     "gdal_translate -outsize (GDAL 3.6)": "gdal_translate",
     "gdalwarp -t_srs 3857 -ts (GDAL 3.6)": "gdalwarp",
 }
+QGIS_READS = {"QGIS render, mosaic CRS": "EPSG:3979", "QGIS render, EPSG:3857": "EPSG:3857"}
+
+
+def has_qgis() -> bool:
+    """Whether Debian's Python has QGIS (``python3-qgis``)."""
+    probe = [SYSTEM_PYTHON, "-c", "import qgis.core"]
+    return (
+        Path(SYSTEM_PYTHON).exists() and subprocess.run(probe, capture_output=True).returncode == 0
+    )
 
 
 def full_res_bytes(folder: Path, layer: str) -> int:
@@ -257,6 +301,31 @@ def full_res_bytes(folder: Path, layer: str) -> int:
                 col, row = window.col_off // 512, window.row_off // 512
                 total += int(src.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1) or 0)
     return total
+
+
+Results = dict[str, dict[str, dict[str, Read]]]
+
+
+def run_reads(
+    served: Served,
+    mosaics: dict[str, Path],
+    reads: list[tuple[str, str, int]],
+    repeat: int,
+    work: Path,
+) -> Results:
+    """Every read of ``reads`` (name, how, factor; factor 0 for a QGIS render) on each
+    mosaic, interleaved (before, after, before, …), the fastest of ``repeat`` runs kept."""
+    results: Results = {}
+    for name, how, factor in reads:
+        scale = f"1/{factor}" if factor else "1000 px"
+        row = results.setdefault(name, {}).setdefault(scale, {})
+        for _ in range(repeat):
+            for when, mosaic in mosaics.items():
+                url = f"/vsicurl/{served.url}/{mosaic.relative_to(served.root)}"
+                got = timed_read(served, read_command(how, url, factor, work / "out.tif"))
+                if when not in row or got.seconds < row[when].seconds:
+                    row[when] = got
+    return results
 
 
 def main() -> int:
@@ -273,18 +342,11 @@ def main() -> int:
         with rasterio.open(folder / "LAI.vrt") as src:
             shape = (src.height, src.width)
         full = full_res_bytes(folder, "LAI")
-        results: dict[str, dict[str, dict[str, Read]]] = {}
         with nginx(work / "cube") as served:
-            for name, how in READS.items():
-                for factor in (16, 256):
-                    row = results.setdefault(name, {}).setdefault(f"1/{factor}", {})
-                    for _ in range(args.repeat):  # interleaved: before, after, before, …
-                        for when, mosaic in mosaics.items():
-                            url = f"/vsicurl/{served.url}/{mosaic.relative_to(work / 'cube')}"
-                            cmd = read_command(how, url, factor, work / "out.tif")
-                            got = timed_read(served, cmd)
-                            if when not in row or got.seconds < row[when].seconds:
-                                row[when] = got
+            reads = [(n, h, f) for n, h in READS.items() for f in (16, 256)]
+            if has_qgis():
+                reads += [(n, h, 0) for n, h in QGIS_READS.items()]
+            results = run_reads(served, mosaics, reads, args.repeat, work)
     print(f"LAI mosaic {shape[1]} x {shape[0]} px, 4 tiles of {args.tile}²;", end=" ")
     print(f"full-resolution blocks of its tiles: {full / 1e6:.1f} MB\n")
     print("| read | scale | before: MB, requests, s | after: MB, requests, s |")
