@@ -14,19 +14,21 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import rasterio
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 
 from leafcube.catalogue.models import Bounds, LayerSpec
 from leafcube.catalogue.products import EXPORT_DTYPES
 
 from .decode import Decoding, decoder, write_decoded
-from .errors import IngestError
+from .errors import DiskFull, IngestError
 from .mask import MaskFiles, MaskRecipe
 from .vrt import Placed, cog_source_xml
 
@@ -197,12 +199,32 @@ def build_cog(job: Job, cube: Path, masks: MaskFiles) -> Written:
                 job.spec, job.grid.crs, transform, shape, placed, source_dtype, mask
             )
             _write_cog(job, cube, masks.tmp_dir, xml)
-    except RasterioError as exc:
+    except (RasterioError, CPLE_BaseError, OSError) as exc:
+        check_space(masks.tmp_dir)
         raise IngestError(f"{job.sources[0]}: GDAL could not read or write it ({exc})") from None
     finally:
         for t in temps:
             t.unlink(missing_ok=True)
     return Written(job.href, bbox, shape, {"leaf": job.version, **info})
+
+
+#: Free space under which a failed write is taken for a full disk.
+LOW_SPACE = 64 * 2**20
+
+
+def check_space(folder: Path) -> None:
+    """Raise :class:`DiskFull` when ``folder``'s file system is (nearly) full: GDAL reports a
+    full disk as an I/O error of whatever it was writing."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < LOW_SPACE:
+        raise DiskFull(
+            f"no space left where the cube is written ({folder.parent.parent}: "
+            f"{free / 2**20:.1f} MB free): free some space and run the same command again; "
+            "the COGs already written are kept and not written again"
+        )
 
 
 def _write_cog(job: Job, cube: Path, tmp: Path, xml: str) -> None:

@@ -8,7 +8,9 @@ previous catalogue intact, and the next run finishes the job.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import shutil
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +25,7 @@ from leafcube.catalogue.models import Catalogue
 
 from .assemble import assemble, record
 from .cog import Written, build_cog
-from .errors import IngestError
+from .errors import DiskFull, IngestError
 from .mask import MaskFiles
 from .names import Export, ExportNameError, explicit_export, parse_name
 from .plan import Pending, plan_jobs, with_masks
@@ -87,6 +89,17 @@ def _parse_all(
     return list(groups.values())
 
 
+def clear_tmp(folder: Path) -> None:
+    """Remove what killed or failed runs left in the cube's temporary folder (masks,
+    half-written COGs): the cube's lock says no other run is using it."""
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
 class _Runner:
     """Writes COGs ``workers`` at a time (GDAL releases the GIL) and records each as it lands."""
 
@@ -143,6 +156,7 @@ def ingest(
     except OSError as exc:
         raise ValueError(f"cannot use {cube} as the cube folder: {exc.strerror}") from None
     with locked(cube):
+        clear_tmp(tmp_dir(cube))
         cat = load(cube) if (cube / "catalogue.json").exists() else Catalogue()
         report.upgraded = upgrade_cube(cat, cube, tmp_dir(cube), progress)
         ledger = Ledger(cube)
@@ -162,7 +176,12 @@ def ingest(
         report.unchanged = len(planned) - len(todo)
 
         with tqdm(total=len(todo), desc="ingest", unit="cog", disable=not progress) as bar:
-            _Runner(cube, ledger, report, workers, bar).run(todo)
+            try:
+                _Runner(cube, ledger, report, workers, bar).run(todo)
+            except DiskFull:  # the run stops: record what landed if there is room for it
+                with contextlib.suppress(OSError):
+                    ledger.save()
+                raise
         ledger.save()
         if ledger.records or (cube / "catalogue.json").exists():
             report.catalogue_changed = assemble(cat, ledger, cube, base_url)
