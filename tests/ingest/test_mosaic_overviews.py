@@ -316,6 +316,9 @@ def test_tiles_off_the_level_grid_leave_no_seam(tmp_path):
             lost = (level == NODATA) & (count > 0)
             seam = slice(1370 // factor - 1, 1500 // factor + 2)  # tile 41's left, 40's right edge
             assert lost[:, seam].mean() < 0.02 and lost[seam, :].mean() < 0.02
-            assert lost.mean() < 0.01  # cloud edges: half a level pixel off, nearest
+            # cloud edges move by up to half a level pixel (nearest), yet less data is lost
+            # than by sampling the full resolution at pixel centres
+            sampled = full[factor // 2 :: factor, factor // 2 :: factor][: shape[0], : shape[1]]
+            assert lost.mean() <= ((sampled == NODATA) & (count > 0)).mean()
             both = (level != NODATA) & (count > 0)
             assert np.abs(level[both] - mean[both]).mean() < 2  # DN: 0.1 of LAI
