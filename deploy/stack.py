@@ -2,7 +2,8 @@
 
 Every process runs in its own process group; Ctrl-C or SIGTERM stops them all (nginx
 gracefully first, so requests in flight finish). A worker that dies is restarted,
-while nginx sends its requests to the others.
+while nginx sends its requests to the others; an nginx master that dies is restarted
+too, once the workers it orphaned have been stopped (they would hold its port).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from leafcube.deploy import DeployError
 
 #: How long a process may take to stop before it is killed.
 STOP_TIMEOUT = 10.0
+#: An nginx that dies again within this many seconds of a restart is not restarted
+#: again (it cannot stay up: a broken configuration, a port taken).
+NGINX_MIN_UPTIME = 1.0
 #: prctl(2) option: the signal a child gets when its parent dies.
 PR_SET_PDEATHSIG = 1
 
@@ -66,15 +70,27 @@ def spawn(cmd: list[str]) -> subprocess.Popen:
         raise DeployError(f"cannot start {cmd[0]}: {exc.strerror}") from None
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group ``pgid`` still runs."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    """Send ``sig`` to the process group of ``proc``, then SIGKILL it if it lingers."""
-    if proc.poll() is not None:
-        return
+    """Send ``sig`` to the process group of ``proc``, then SIGKILL what lingers. The group
+    is signalled even when ``proc`` itself has died: nginx's workers outlive a master
+    killed by SIGKILL, and would keep its port."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
-    try:
+    deadline = time.monotonic() + STOP_TIMEOUT
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
+    while group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # orphans are not our children: no event tells when they exit
+    if group_alive(proc.pid) or proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -152,11 +168,13 @@ class Stack:
             w.pid_file.unlink(missing_ok=True)
 
     def supervise(self, poll: float = 0.5) -> int:
-        """Watch the processes until a signal or nginx exits; restart workers that die."""
+        """Watch the processes until a signal; restart workers that die, and nginx (its
+        orphaned workers stopped first) unless it dies within seconds of its start."""
         nginx = self.nginx
         if nginx is None:
             raise DeployError("the stack is not running: supervise it inside `with stack:`")
         stopping: list[int] = []
+        restarted = -NGINX_MIN_UPTIME  # the first death is always worth a restart
 
         def on_signal(signum: int, _frame: object) -> None:
             stopping.append(signum)
@@ -165,8 +183,15 @@ class Stack:
         try:
             while not stopping:
                 if nginx.poll() is not None:
+                    ran = time.monotonic() - restarted
                     print(f"leafcube deploy: nginx exited ({nginx.returncode})", file=sys.stderr)
-                    return 1
+                    stop(nginx)  # its orphaned workers hold the port
+                    if ran < NGINX_MIN_UPTIME:  # a restart that did not stay up: it would spin
+                        return 1
+                    print("leafcube deploy: restarting nginx", file=sys.stderr)
+                    nginx = self.nginx = spawn(self.nginx_cmd)
+                    wait_listening(*self.listen, nginx, timeout=15)
+                    restarted = time.monotonic()
                 for w in self.workers:
                     # At most one restart a second, so a worker that cannot start doesn't spin.
                     proc = w.running

@@ -159,3 +159,46 @@ def test_killing_the_supervisor_stops_everything(demo_cube, tmp_path):
         for pid in pids(site.out).values() if (site.out / "nginx.pid").exists() else ():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
+
+
+def nginx_workers(master: int) -> list[int]:
+    """nginx's worker processes: the other members of the master's process group."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != master:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if os.getpgid(int(entry.name)) == master:
+                    found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_killing_the_nginx_master_restarts_it(demo_cube, tmp_path):
+    """kill -9 of nginx's master orphans its workers, which hold the port: the supervisor
+    stops them and starts nginx again, and the site answers."""
+    site = start_stack(demo_cube, tmp_path / "stack")
+    try:
+        master = pids(site.out)["nginx"]
+        orphans = nginx_workers(master)
+        assert orphans
+        os.kill(master, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError):
+                if pids(site.out)["nginx"] != master and answers(site):
+                    break
+            time.sleep(0.2)  # polling the supervisor's progress: no event to wait on
+        assert pids(site.out)["nginx"] != master and answers(site)
+        assert all_gone(orphans, 10), "the old master's workers still run"
+        assert site.proc.poll() is None  # the stack kept running
+        assert "restarting nginx" in (site.out / "deploy.log").read_text()
+    finally:
+        stop_process(site.proc)
+
+
+def answers(site) -> bool:
+    ctx = ssl.create_default_context(cafile=str(site.cert))
+    try:
+        return httpx.get(f"{site.url}/catalogue.json", verify=ctx, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
