@@ -11,9 +11,9 @@ from starlette.responses import Response
 from leafcube.catalogue import Collection
 from leafcube.catalogue.gomez import gomez_view
 
-from .deps import cube
 from .models import CollectionDetail, CollectionList, CollectionSummary, DateOut, Extent, Link
 from .responses import JSONResponse
+from .state import cube
 from .urls import base_url
 from .viewer_page import viewer_response, wants_html
 

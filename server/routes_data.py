@@ -26,10 +26,10 @@ from .dependencies import (
     data_params,
     point_or_bbox_roi,
 )
-from .deps import cube, reader, settings
 from .encode import DN_MEDIA_TYPE, FORMATS, Subset
 from .errors import APIError
 from .models import Stats, TimeSeries
+from .state import cube, reader, settings
 
 router = APIRouter(tags=["data"])
 

@@ -14,9 +14,9 @@ from leafcube.catalogue.qc import DEFAULT_QC
 from . import tms, wmts
 from .dates import pick
 from .dependencies import QCQuery
-from .deps import cube, reader
 from .errors import APIError
 from .models import TileJSON
+from .state import cube, reader
 from .static import etag_matches
 from .tiling import bounds_wgs84, max_zoom, source_etag, tile_png
 from .urls import base_url

@@ -1,4 +1,5 @@
-"""Per-request access to the served cube and the server settings."""
+"""The app's state, per request: the served cube, the settings and the reader (threads and
+open files) the app made at start-up."""
 
 from __future__ import annotations
 
