@@ -11,7 +11,10 @@ core 0, while ``h2load`` (nghttp2's lean C load generator) runs on core 1:
 - **leafcube alone**: ``leafcube serve --certfile --keyfile`` answering h2 itself.
 
 Each answer is checked byte for byte first; each cell is the median of ``--repeat``
-runs. Run: ``.venv/bin/python bench/static.py`` (``--seconds 5 --repeat 3``); it
+runs. A run is a number of requests, not a duration: nginx ends an HTTP/2 connection
+after 10,000 requests (``keepalive_requests``) and h2load does not reconnect, so a timed
+run stalled there and under-reported nginx; each connection now sends fewer.
+Run: ``.venv/bin/python bench/static.py`` (``--per-connection 9000 --repeat 3``); it
 installs ``h2load`` (Debian ``nghttp2-client``) when missing.
 """
 
@@ -123,26 +126,25 @@ def check_bytes(url: str, path: str, cube: Path, cert: Path) -> None:
         sys.exit(f"{url}{path}: wrong answer to a range request ({tail.decode()})")
 
 
-def run_h2load(url: str, paths: list[str], clients: int, streams: int, seconds: float) -> dict:
-    """Requests per second, MB/s and mean latency of one h2load run on core 1."""
+#: nginx's requests per HTTP/2 connection before it closes it (``keepalive_requests``).
+NGINX_REQUESTS_PER_CONNECTION = 10_000
+
+
+def run_h2load(url: str, paths: list[str], clients: int, streams: int, per_conn: int) -> dict:
+    """Requests per second, MB/s and mean latency of one h2load run on core 1:
+    ``per_conn`` requests on each of ``clients`` connections."""
     uris = OUT / "uris.txt"
     uris.write_text("".join(url + p + "\n" for p in paths))
     cmd = ["taskset", "-c", "1", h2load(), "-t", "1", "-c", str(clients), "-m", str(streams)]
-    cmd += [
-        "-D",
-        str(int(seconds)),
-        "--warm-up-time",
-        "1",
-        "-H",
-        f"range: bytes={RANGE[0]}-{RANGE[1]}",
-    ]
+    cmd += ["-n", str(clients * per_conn), "-H", f"range: bytes={RANGE[0]}-{RANGE[1]}"]
     out = subprocess.run([*cmd, "-i", str(uris)], capture_output=True, text=True, check=True).stdout
     rate = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s, ([\d.]+)([KMG]?B)/s", out)
-    # h2load counts requests not yet started when time is up as "errored": not errors
+    # every request is asked for and must come back: failed or timed out ones are errors
+    failed = re.search(r"(\d+) failed", out)
     timeouts = re.search(r"(\d+) timeout", out)
     codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
     latency = re.search(r"time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", out)
-    if not (rate and timeouts and codes and latency):
+    if not (rate and failed and timeouts and codes and latency):
         sys.exit(f"could not read h2load's output:\n{out}")
     scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[latency.group(2)]
     unit = {"B": 1e-6, "KB": 1e-3, "MB": 1.0, "GB": 1e3}[rate.group(3)]
@@ -150,7 +152,7 @@ def run_h2load(url: str, paths: list[str], clients: int, streams: int, seconds: 
         "req_per_s": round(float(rate.group(1)), 1),
         "MB_per_s": round(float(rate.group(2)) * unit, 1),
         "mean_ms": round(float(latency.group(1)) * scale, 2),
-        "errors": sum(int(n) for n in (*codes.groups()[2:], *timeouts.groups())),
+        "errors": sum(int(n) for n in (*codes.groups()[2:], *failed.groups(), *timeouts.groups())),
     }
 
 
@@ -187,9 +189,16 @@ def peers(cube: Path, cert: Path, key: Path) -> dict[str, list[tuple[list[str], 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=5, help="length of each run")
+    parser.add_argument(
+        "--per-connection",
+        type=int,
+        default=9000,
+        help="requests per connection in a run (under nginx's 10,000 a connection)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell; the median is kept")
     args = parser.parse_args()
+    if not 0 < args.per_connection < NGINX_REQUESTS_PER_CONNECTION:
+        parser.error(f"--per-connection must be 1..{NGINX_REQUESTS_PER_CONNECTION - 1}")
     OUT.mkdir(parents=True, exist_ok=True)
     cube = bench_cube()
     cert, key = tls.self_signed(OUT / "tls", ["localhost"])
@@ -204,11 +213,9 @@ def main() -> None:
             check_bytes(url, paths[0], cube, cert)
             for clients, streams in LOADS:
                 label = f"{clients}×{streams}"
-                log(f"{name}: {clients} client(s) × {streams} stream(s), {args.seconds:.0f} s")
-                runs = [
-                    run_h2load(url, paths, clients, streams, args.seconds)
-                    for _ in range(args.repeat)
-                ]
+                n = args.per_connection
+                log(f"{name}: {clients} client(s) × {streams} stream(s), {n} requests each")
+                runs = [run_h2load(url, paths, clients, streams, n) for _ in range(args.repeat)]
                 runs.sort(key=lambda r: r["req_per_s"])
                 results.setdefault(label, {})[name] = runs[len(runs) // 2]  # the median run
         finally:
