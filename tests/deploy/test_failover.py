@@ -178,6 +178,11 @@ def test_killing_the_nginx_master_restarts_it(demo_cube, tmp_path):
     stops them and starts nginx again, and the site answers."""
     site = start_stack(demo_cube, tmp_path / "stack")
     try:
+        # the site answers before the supervisor has seen nginx up: wait for it to say so
+        log, deadline = site.out / "deploy.log", time.monotonic() + 30
+        while "Ctrl-C stops" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)  # polling a log: no event tells when a line is written
+        assert "Ctrl-C stops" in log.read_text()
         master = pids(site.out)["nginx"]
         orphans = nginx_workers(master)
         assert orphans
