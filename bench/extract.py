@@ -282,10 +282,9 @@ def measure(python: Path, args: list[str], repeat: int) -> float:
 # -- checks ---------------------------------------------------------------------------------
 
 
-def roi_file(bbox: tuple[float, float, float, float], path: Path) -> Path:
-    """The ROI as GeoJSON in EPSG:3979 (GDAL reads the ``crs`` member of a cutline)."""
-    x0, y0, x1, y1 = bbox
-    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+def cutline_file(ring: list[list[float]], path: Path) -> Path:
+    """A polygon ring (EPSG:3979) as GeoJSON with a ``crs`` member, which GDAL reads for a
+    cutline."""
     doc = {
         "type": "FeatureCollection",
         "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3979"}},
@@ -299,6 +298,12 @@ def roi_file(bbox: tuple[float, float, float, float], path: Path) -> Path:
     }
     path.write_text(json.dumps(doc))
     return path
+
+
+def roi_file(bbox: tuple[float, float, float, float], path: Path) -> Path:
+    """The bbox as a cutline GeoJSON in EPSG:3979."""
+    x0, y0, x1, y1 = bbox
+    return cutline_file([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], path)
 
 
 def same_as_floor(npz: Path, floor: Path) -> bool:

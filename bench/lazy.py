@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import calendar
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -34,28 +33,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import RES, X0, Y0, write_layer  # noqa: E402
+from bench.mosaic import NGINX, NGINX_CONF  # noqa: E402  (logs method, URI, status, bytes, range)
 from leafcube.ingest.pipeline import ingest  # noqa: E402
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-NGINX_CONF = """\
-daemon off;
-worker_processes 1;
-{user}
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    log_format bytes '$request_uri $body_bytes_sent';
-    access_log {tmp}/access.log bytes;
-    types {{ application/json json; image/tiff tif; application/xml vrt; }}
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    server {{ listen 127.0.0.1:{port}; root {root}; location / {{ }} }}
-}}
-"""
 
 PEER = r"""
 import json, sys, time
@@ -121,8 +100,8 @@ def make_exports(folder: Path, size: int, months: int) -> Path:
 def nginx_bytes(log: Path, since: int) -> tuple[int, int]:
     """Bytes and requests nginx sent for COGs since line ``since``."""
     lines = log.read_text().splitlines()[since:]
-    cog = [ln for ln in lines if ".tif" in ln.split()[0]]
-    return sum(int(ln.split()[1]) for ln in cog), len(cog)
+    cog = [ln.split() for ln in lines if ".tif" in ln.split()[1]]
+    return sum(int(f[3]) for f in cog), len(cog)
 
 
 def main() -> int:

@@ -4,7 +4,6 @@ and no data, found by scanning one date's LAI, and leafcube's own client's value
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import rasterio
 from pyproj import Transformer
 
+from bench.extract import cutline_file
 from leafcube.catalogue import load
 from leafcube.client import Cube
 from tests.stac.conftest import published  # noqa: F401  (the cube published for its URL)
@@ -62,20 +62,7 @@ class Area:
 
     def roi_file(self, folder: Path) -> Path:
         """The polygon as GeoJSON in EPSG:3979 (a ``crs`` member, which GDAL reads)."""
-        doc = {
-            "type": "FeatureCollection",
-            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3979"}},
-            "features": [
-                {
-                    "type": "Feature",
-                    "properties": {},
-                    "geometry": {"type": "Polygon", "coordinates": [self.polygon]},
-                }
-            ],
-        }
-        path = folder / "roi.geojson"
-        path.write_text(json.dumps(doc))
-        return path
+        return cutline_file(self.polygon, folder / "roi.geojson")
 
 
 def counts(mask: np.ndarray) -> np.ndarray:
