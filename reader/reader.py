@@ -19,7 +19,7 @@ import os
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -156,14 +156,19 @@ class _Lane:
             try:
                 result = job.call()
             except BaseException as exc:
+                self._count_end(failed=True)
                 job.future.set_exception(exc)
-                outcome = "failed"
             else:
+                self._count_end(failed=False)  # counted before its caller can see it done
                 job.future.set_result(result)
-                outcome = "done"
-            with self._counts_lock:
-                self._counts.running -= 1
-                setattr(self._counts, outcome, getattr(self._counts, outcome) + 1)
+
+    def _count_end(self, *, failed: bool) -> None:
+        with self._counts_lock:
+            self._counts.running -= 1
+            if failed:
+                self._counts.failed += 1
+            else:
+                self._counts.done += 1
 
     def stop(self) -> None:
         """Cancel every queued job, let the running one finish and end the thread."""
@@ -193,7 +198,9 @@ class ReadBatch:
         futures: list[Future[LayerRead]],
     ) -> None:
         self.ticket = ticket
-        self._layers, self._jobs, self._futures = layers, jobs, futures
+        self._layers, self._jobs = layers, jobs
+        #: one future per (layer, date) read, layer-major
+        self.futures = futures
         self.finished: Future[None] = Future()
         self.finished.set_running_or_notify_cancel()
         self._left = len(futures)
@@ -204,7 +211,7 @@ class ReadBatch:
             future.add_done_callback(self._one_done)
 
     def __len__(self) -> int:
-        return len(self._futures)
+        return len(self.futures)
 
     def _one_done(self, future: Future[LayerRead]) -> None:
         with self._lock:
@@ -213,7 +220,7 @@ class ReadBatch:
             if self.finished.done():
                 return
             if future.cancelled():
-                self.finished.set_exception(ReaderClosed("the reads were cancelled"))
+                self.finished.set_exception(CancelledError())
             elif (exc := future.exception()) is not None:
                 self.finished.set_exception(exc)
             elif last:
@@ -232,7 +239,7 @@ class ReadBatch:
             self.cancel()  # a failed request leaves no reads queued behind others
             raise
         result: dict[str, dict[str, LayerRead]] = {layer: {} for layer in self._layers}
-        for (layer, e), future in zip(self._jobs, self._futures, strict=True):
+        for (layer, e), future in zip(self._jobs, self.futures, strict=True):
             result[layer][e.key] = future.result()
         return result
 
@@ -287,6 +294,11 @@ class Reader:
         """How many datasets the threads hold open now."""
         with self._lock:
             return sum(len(d) for d in self._datasets)
+
+    @property
+    def cached_windows(self) -> int:
+        """How many decoded small windows the reader keeps now."""
+        return len(self._windows) if self._windows is not None else 0
 
     def counts(self) -> ReadCounts:
         """A copy of the lanes' read counts (for monitoring and tests)."""

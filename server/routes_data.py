@@ -23,6 +23,7 @@ from starlette.responses import Response
 from leafcube.catalogue import Collection, DateEntry, query
 from leafcube.catalogue.qc import QCFilter
 from leafcube.reader import GridTooLarge, LayerRead, RoiGrid, roi_grid
+from leafcube.reader.reader import ReadCounts
 from leafcube.reader.stats import layer_stats
 
 from .dependencies import (
@@ -118,6 +119,7 @@ async def _read(request: Request, p: DataRequest) -> dict[str, dict[str, LayerRe
         gone.cancel()
         if not done.done():
             batch.cancel()
+            done.cancel()  # its outcome (cancelled reads) is nobody's to retrieve
     if done.done():
         return batch.result()
     if gone.done() and not gone.cancelled():
@@ -256,3 +258,16 @@ async def timeseries_post(
     request: Request, collection: str, params: Params, roi: BodyRoi
 ) -> TimeSeries:
     return await _series(request, await _plan(request, collection, params, roi))
+
+
+@router.get(
+    "/api/reads",
+    summary="This worker's reads: queued and running now, done, failed and cancelled so far",
+    description=(
+        "Counts of the (layer, date) reads of subsets and time series on the worker that "
+        "answers, for monitoring (and the tests that check a departed client's reads are "
+        "cancelled). Tiles are not counted."
+    ),
+)
+def reads(request: Request) -> ReadCounts:
+    return reader(request).counts()
