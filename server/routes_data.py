@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -75,6 +76,9 @@ def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> Dat
     """Check every input and the pixel budget before anything is read."""
     coll = cube(request).collection(collection)
     names = query.check_layers(coll, params.layers)
+    twice = sorted(n for n, k in Counter(names).items() if k > 1)
+    if twice:
+        raise APIError(400, f"layer(s) {twice} named more than once: name each layer once")
     entries = query.require_dates(coll, params.start, params.end)
     if len(names) * len(entries) > MAX_READS:
         raise APIError(
