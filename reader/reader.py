@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
@@ -144,23 +145,27 @@ class _Lane:
 
     def _serve(self) -> None:
         while (job := self._next()) is not None:
-            runs = job.future.set_running_or_notify_cancel()
-            with self._counts_lock:
-                self._counts.queued -= 1
-                if runs:
-                    self._counts.running += 1
-                else:
-                    self._counts.cancelled += 1
-            if not runs:
-                continue
-            try:
-                result = job.call()
-            except BaseException as exc:
-                self._count_end(failed=True)
-                job.future.set_exception(exc)
+            self._one(job)
+            del job  # holds its caller's reader: let an unclosed reader be collected
+
+    def _one(self, job: _Job) -> None:
+        runs = job.future.set_running_or_notify_cancel()
+        with self._counts_lock:
+            self._counts.queued -= 1
+            if runs:
+                self._counts.running += 1
             else:
-                self._count_end(failed=False)  # counted before its caller can see it done
-                job.future.set_result(result)
+                self._counts.cancelled += 1
+        if not runs:
+            return
+        try:
+            result = job.call()
+        except BaseException as exc:
+            self._count_end(failed=True)
+            job.future.set_exception(exc)
+        else:
+            self._count_end(failed=False)  # counted before its caller can see it done
+            job.future.set_result(result)
 
     def _count_end(self, *, failed: bool) -> None:
         with self._counts_lock:
@@ -170,8 +175,9 @@ class _Lane:
             else:
                 self._counts.done += 1
 
-    def stop(self) -> None:
-        """Cancel every queued job, let the running one finish and end the thread."""
+    def stop(self, wait: bool = True) -> None:
+        """Cancel every queued job, let the running one finish and end the thread
+        (waiting for it when ``wait``)."""
         with self._cond:
             self._stopping = True
             queues, self._queues = list(self._queues.values()), OrderedDict()
@@ -182,8 +188,13 @@ class _Lane:
         with self._counts_lock:
             self._counts.queued -= len(dropped)
             self._counts.cancelled += len(dropped)
-        if self._thread is not None:
+        if wait and self._thread is not None:
             self._thread.join()
+
+
+def _stop_lanes(lanes: list[_Lane]) -> None:
+    for lane in lanes:
+        lane.stop(wait=False)
 
 
 class ReadBatch:
@@ -278,6 +289,8 @@ class Reader:
         # its id is not reused while remembered
         self._orders: OrderedDict[int, tuple[Collection, dict[str, int]]] = OrderedDict()
         self._closed = False
+        # a reader dropped unclosed still ends its lanes' threads (as executors do)
+        weakref.finalize(self, _stop_lanes, self._lanes)
 
     def __enter__(self) -> Reader:
         return self
