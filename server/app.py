@@ -16,6 +16,7 @@ from .config import Settings
 from .cube import ServedCube
 from .head import HeadAsGet
 from .responses import JSONResponse
+from .transport import BodyLimits
 
 DESCRIPTION = """\
 An open, stateless HTTP data cube for Canada's LEAF vegetation products.
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_data.router)
     app.include_router(stac_api.router(cube))
     app.add_middleware(static.StaticMirror, root=cube.root)
+    app.add_middleware(BodyLimits)
     openapi = app.openapi
 
     def with_files() -> dict[str, Any]:
