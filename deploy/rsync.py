@@ -89,8 +89,8 @@ def rsync_publish(
             # the views differ from the cube's copies (absolute URLs): never sent back over
             args = ["--delete", "--exclude=.*", "--exclude=/gomez/", "--exclude=/stac/"]
             args += [f"{cube}/", dest]
-            listed = [ln for ln in _rsync(args, True) if ln.startswith("*deleting")]
-            stale = [ln.split(None, 1)[1] for ln in listed if not ln.endswith("/")]
+            doomed = [ln for ln in _rsync(args, True) if ln.startswith("*deleting")]
+            stale = [ln.split(None, 1)[1] for ln in doomed if not ln.endswith("/")]
             if stale and not dry_run:
                 wait_for_readers(delete_after, len(stale))
                 _rsync(args, False)
