@@ -96,27 +96,50 @@ def load_root(path: str | os.PathLike[str], check: bool = True) -> Catalogue:
     return parse(_read(_root_path(path), "catalogue"), check)
 
 
+#: Parsed parts by SHA-256: a reader that keeps one between reads never parses an
+#: unchanged part again (the entries are shared, so treat them as read-only).
+PartCache = dict[str, dict[str, DateEntry]]
+
+
 def read_parts(
-    cube: str | os.PathLike[str], coll: Collection, refs: list[PartRef], check: bool = True
+    cube: str | os.PathLike[str],
+    coll: Collection,
+    refs: list[PartRef],
+    check: bool = True,
+    cache: PartCache | None = None,
 ) -> Collection:
-    """``coll`` with the parts ``refs`` of the cube folder ``cube`` loaded (a copy)."""
-    root = Path(cube)
-    loaded = {
-        r.key: parse_part(coll, r, _read(root / r.href, "catalogue part"), check)
-        for r in refs
-        if r.key not in coll.loaded
-    }
+    """``coll`` with the parts ``refs`` of the cube folder ``cube`` loaded (a copy); parts
+    found in ``cache`` by their hash are not read, those read are added to it."""
+    root, cache = Path(cube), {} if cache is None else cache
+    loaded = {}
+    for r in refs:
+        if r.key in coll.loaded:
+            continue
+        if r.sha256 not in cache:
+            cache[r.sha256] = parse_part(coll, r, _read(root / r.href, "catalogue part"), check)
+        loaded[r.key] = cache[r.sha256]
     return with_parts(coll, loaded)
 
 
-def load(path: str | os.PathLike[str], check: bool = True) -> Catalogue:
+def load(
+    path: str | os.PathLike[str], check: bool = True, cache: PartCache | None = None
+) -> Catalogue:
     """The whole catalogue, every part loaded, from a ``catalogue.json`` file or the cube
-    folder holding it (for writers and whole-cube tools; readers load the parts they need)."""
+    folder holding it; with a ``cache`` of an earlier load only the parts that changed since
+    are read (so reading a cube again costs what was added to it)."""
     p = _root_path(path)
     cat = load_root(p, check)
     for name, coll in cat.collections.items():
-        cat.collections[name] = read_parts(p.parent, coll, list(coll.parts.values()), check)
+        refs = list(coll.parts.values())
+        cat.collections[name] = read_parts(p.parent, coll, refs, check, cache)
     return cat
+
+
+def current(cat: Catalogue, cache: PartCache) -> PartCache:
+    """The entries of ``cache`` that parts of ``cat`` still name (what to keep for the next
+    load: the cache never grows past one catalogue's parts)."""
+    named = {r.sha256 for c in cat.collections.values() for r in c.parts.values()}
+    return {k: v for k, v in cache.items() if k in named}
 
 
 def dumps(cat: Catalogue) -> bytes:

@@ -29,6 +29,7 @@ from leafcube.catalogue import (
     parse_part,
 )
 from leafcube.catalogue.parts import with_parts
+from leafcube.catalogue.store import PartCache, current
 
 from .errors import ClientError
 from .http import Fetcher, new_client, untrusted
@@ -65,10 +66,6 @@ class Source:
         return {"GDAL_HTTP_VERSION": "2PRIOR_KNOWLEDGE" if self.h2c else "1.1"}
 
 
-#: Parts already parsed, by their SHA-256: an unchanged part is never fetched again.
-PartCache = dict[str, dict[str, DateEntry]]
-
-
 @dataclass(frozen=True)
 class Snapshot:
     """A catalogue, what identifies its version (an ETag, or a file's stat) and the
@@ -76,7 +73,7 @@ class Snapshot:
 
     catalogue: Catalogue
     version: object
-    parts: PartCache | None = None
+    parts: PartCache | None = None  # parsed parts by SHA-256: unchanged ones never re-read
 
 
 class Unreachable(ClientError):
@@ -208,7 +205,9 @@ def _read_local(base: str, known: Snapshot | None) -> Snapshot:
     version = (st.st_mtime_ns, st.st_size, st.st_ino)
     if known is not None and known.version == version:
         return known
+    cache = dict(known.parts) if known and known.parts else {}
     try:
-        return Snapshot(load(Path(base)), version)
+        cat = load(Path(base), cache=cache)
+        return Snapshot(cat, version, current(cat, cache))
     except CatalogueError as exc:
         raise ClientError(str(exc)) from None

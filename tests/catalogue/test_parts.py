@@ -23,6 +23,7 @@ from leafcube.catalogue import (
     validate,
 )
 from leafcube.catalogue.parts import choose_partition, touching
+from leafcube.catalogue.store import PartCache, current
 
 
 def _with_dates(cat: Catalogue, days: list[dt.date], length: int) -> Catalogue:
@@ -164,3 +165,26 @@ def test_a_format_1_catalogue_loads_and_saves_as_parts(tmp_path, small_catalogue
         "2023",
     ]
     assert load(tmp_path).to_dict() == old.to_dict()
+
+
+def test_a_reader_with_a_cache_reads_only_the_parts_that_changed(tmp_path, small_catalogue):
+    save(_monthly(small_catalogue, range(2021, 2024)), tmp_path)
+    cache: PartCache = {}
+    first = load(tmp_path, cache=cache).collections["leaf-s2-20m-monthly"]
+    assert len(cache) == 3
+    part_2022 = tmp_path / first.parts["2022"].href
+    good = part_2022.read_bytes()
+    part_2022.write_text("{")  # a part whose hash is cached is not read again
+    assert load(tmp_path, cache=cache).collections[first.name].dates.keys() == first.dates.keys()
+    with pytest.raises(CatalogueError, match="2022.json is not JSON"):
+        load(tmp_path)
+    part_2022.write_bytes(good)
+    cat = load(tmp_path)
+    del cat.collections[first.name].dates["2023-12-01"]
+    save(cat, tmp_path)
+    again = load(tmp_path, cache=cache).collections[first.name]
+    assert again.dates["2022-05-01"] is first.dates["2022-05-01"]  # 2022 not parsed again
+    assert again.dates["2023-05-01"] is not first.dates["2023-05-01"]  # 2023 changed
+    assert "2023-12-01" not in again.dates and len(cache) == 4
+    kept = current(load_root(tmp_path), cache)
+    assert set(kept) == {p.sha256 for p in again.parts.values()}
