@@ -90,9 +90,6 @@ def _read_dn(
         part = intersect(tile.bbox, grid.bounds)
         if part is None:
             continue
-        ds = datasets.open(files.gdal_path(tile.href))
-        if out is None:
-            out = np.zeros(grid.shape, dtype=ds.dtypes[0])
         col = round((part[0] - tile.bbox[0]) / res)
         row = round((tile.bbox[3] - part[3]) / res)
         w = round((part[2] - part[0]) / res)
@@ -101,8 +98,9 @@ def _read_dn(
         r0 = round((grid.bounds[3] - part[3]) / res)
         c0 = round((part[0] - grid.bounds[0]) / res)
         target = (slice(r0, r0 + h), slice(c0, c0 + w))
-        data = ds.read(1, window=win)
-        has = ds.read_masks(1, window=win) > 0
+        data, has = datasets.read(files.gdal_path(tile.href), win)
+        if out is None:
+            out = np.zeros(grid.shape, dtype=data.dtype)
         out[target] = np.where(has, data, out[target])
         valid[target] |= has
         used.append(name)

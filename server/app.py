@@ -1,14 +1,13 @@
-"""The FastAPI app: API routers first, then the static mirror of the cube folder."""
+"""The FastAPI app: the static mirror of the cube folder in front, then the API routers."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Any
 
-from fastapi import FastAPI, Path, Request
-from starlette.responses import Response
+from fastapi import FastAPI
 
 from leafcube.reader import Reader
 
@@ -56,27 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_tiles.router)
     app.include_router(routes_data.router)
     app.include_router(stac_api.router(cube))
+    app.add_middleware(static.StaticMirror, root=cube.root)
+    openapi = app.openapi
 
-    async def files(
-        request: Request, path: Annotated[str, Path(description="a path inside the cube")]
-    ) -> Response:
-        return static.serve_file(request, app.state.cube.root, path)
+    def with_files() -> dict[str, Any]:
+        schema = openapi()
+        schema["paths"].setdefault("/{path}", static.OPENAPI_PATH)
+        return schema
 
-    for method in ("GET", "HEAD"):
-        app.add_api_route(
-            "/{path:path}",
-            files,
-            methods=[method],
-            operation_id=f"{method.lower()}_file",
-            tags=["static"],
-            summary=f"{method} any file of the cube folder, as a plain web server serves it",
-            description=(
-                "RFC 9110 byte ranges (single, suffix, multiple as multipart/byteranges, 416), "
-                "If-Range, strong ETag, Last-Modified, 304 on If-None-Match/If-Modified-Since. "
-                "Hidden paths and anything outside the folder answer 404."
-            ),
-            response_class=Response,
-            responses={200: {"content": {"application/octet-stream": {}}}, 404: {}},
-        )
-
+    app.openapi = with_files  # type: ignore[method-assign]
     return app

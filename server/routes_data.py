@@ -2,20 +2,29 @@
 
 Both read through :mod:`leafcube.reader`, the pixel path the client uses too, so a
 subset here equals the client's static and local reads exactly.
+
+Each request is bounded before it reads (the pixel budget and :data:`MAX_READS`), its
+reads are one ticket on the reader's lanes (served in turn with other requests'), and
+they are cancelled when the client goes away or after :data:`READ_DEADLINE` seconds.
+Planning and encoding run in the threadpool; the event loop only waits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from leafcube.catalogue import Collection, DateEntry, query
 from leafcube.catalogue.qc import QCFilter
 from leafcube.reader import GridTooLarge, LayerRead, RoiGrid, roi_grid
+from leafcube.reader.reader import ReadCounts
 from leafcube.reader.stats import layer_stats
 
 from .dependencies import (
@@ -32,6 +41,15 @@ from .models import Stats, TimeSeries
 from .state import cube, reader, settings
 
 router = APIRouter(tags=["data"])
+
+#: (layer, date) pairs one request may read; more is a 413 (the client splits by date).
+#: 10,000 reads of a point on a tile seam take about 25 s of a 2-core worker, cold.
+MAX_READS = 10_000
+#: Seconds a request's reads may take, queued behind others included; then the reads
+#: still queued are cancelled and it answers 503 with ``Retry-After``.
+READ_DEADLINE = 60.0
+#: Status of a request whose client left before it was answered (nginx's): never sent.
+CLIENT_GONE = 499
 
 Params = Annotated[DataParams, Depends(data_params)]
 BBoxRoi = Annotated[Roi, Depends(bbox_roi)]
@@ -58,7 +76,17 @@ def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> Dat
     """Check every input and the pixel budget before anything is read."""
     coll = cube(request).collection(collection)
     names = query.check_layers(coll, params.layers)
+    twice = sorted(n for n, k in Counter(names).items() if k > 1)
+    if twice:
+        raise APIError(400, f"layer(s) {twice} named more than once: name each layer once")
     entries = query.require_dates(coll, params.start, params.end)
+    if len(names) * len(entries) > MAX_READS:
+        raise APIError(
+            413,
+            f"the request reads {len(names)} layers x {len(entries)} dates = "
+            f"{len(names) * len(entries)} (layer, date) pairs but the limit is {MAX_READS}: "
+            "split the date range or the layer list",
+        )
     budget = settings(request).max_request_bytes
     per_pixel = 4 * len(entries) * len(names)
     try:
@@ -74,17 +102,56 @@ def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> Dat
     return DataRequest(coll, names, entries, grid, params.qc)
 
 
-def _read(request: Request, p: DataRequest) -> dict[str, dict[str, LayerRead]]:
-    return reader(request).read_many(cube(request).files, p.coll, p.entries, p.layers, p.grid, p.qc)
+async def _disconnected(request: Request) -> None:
+    """Return once the client has gone (the server's ``http.disconnect``, which granian
+    sends for a closed HTTP/1.1 connection and a reset HTTP/2 stream)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass  # the request's (already read) body
 
 
-def _subset(request: Request, p: DataRequest, fmt: str) -> Response:
-    stack = Subset(p.coll, p.layers, p.entries, p.grid, _read(request, p), p.qc)
+async def _read(request: Request, p: DataRequest) -> dict[str, dict[str, LayerRead]]:
+    """The request's reads, awaited on one ticket of the reader's lanes; cancelled when
+    the client leaves (499, never sent) or after :data:`READ_DEADLINE` (503)."""
+    batch = reader(request).start_many(
+        cube(request).files, p.coll, p.entries, p.layers, p.grid, p.qc
+    )
+    done = asyncio.wrap_future(batch.finished)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({done, gone}, timeout=READ_DEADLINE, return_when="FIRST_COMPLETED")
+    finally:
+        gone.cancel()
+        if not done.done():
+            batch.cancel()
+            done.cancel()  # its outcome (cancelled reads) is nobody's to retrieve
+    if done.done():
+        return batch.result()
+    if gone.done() and not gone.cancelled():
+        raise APIError(CLIENT_GONE, "the client closed the request")
+    raise APIError(
+        503,
+        f"the request's {len(batch)} reads took longer than {READ_DEADLINE:g} s (the server "
+        "is busy or the request is large): retry later, or ask for fewer dates or layers",
+        headers={"retry-after": "5"},
+    )
+
+
+async def _plan(request: Request, collection: str, params: DataParams, roi: Roi) -> DataRequest:
+    """:func:`plan` in the threadpool: gridding a large ROI is CPU work."""
+    return await run_in_threadpool(plan, request, collection, params, roi)
+
+
+def _encode(p: DataRequest, reads: dict[str, dict[str, LayerRead]], fmt: str) -> Response:
+    stack = Subset(p.coll, p.layers, p.entries, p.grid, reads, p.qc)
     encoder, media_type = FORMATS[fmt]
     body = encoder(stack)
     headers = stack.headers()
     headers["content-disposition"] = f'attachment; filename="{p.coll.name}-subset.{fmt}"'
     return Response(body, media_type=media_type, headers=headers)
+
+
+async def _subset(request: Request, p: DataRequest, fmt: str) -> Response:
+    return await run_in_threadpool(_encode, p, await _read(request, p), fmt)
 
 
 class RouteDoc(TypedDict, total=False):
@@ -107,7 +174,9 @@ SUBSET_DOC = RouteDoc(
         "float32(scale) + float32(offset), with the `X-Leafcube-Scales` and "
         "`X-Leafcube-Offsets` headers. Every format also gets `X-Leafcube-CRS`, "
         "`X-Leafcube-Transform` (a,b,c,d,e,f), `X-Leafcube-Shape`, `X-Leafcube-Layers` and "
-        "`X-Leafcube-Dates` headers. Requests over the pixel budget get 413."
+        "`X-Leafcube-Dates` headers. Requests over the pixel budget or over "
+        f"{MAX_READS} (layer, date) pairs get 413; reads not done within "
+        f"{READ_DEADLINE:g} s get 503."
     ),
     response_class=Response,
     responses={
@@ -124,17 +193,17 @@ SUBSET_DOC = RouteDoc(
 
 
 @router.get("/api/collections/{collection}/subset", **SUBSET_DOC)
-def subset_get(
+async def subset_get(
     request: Request, collection: str, params: Params, roi: BBoxRoi, format: Format = "tif"
 ) -> Response:
-    return _subset(request, plan(request, collection, params, roi), format)
+    return await _subset(request, await _plan(request, collection, params, roi), format)
 
 
 @router.post("/api/collections/{collection}/subset", **SUBSET_DOC)
-def subset_post(
+async def subset_post(
     request: Request, collection: str, params: Params, roi: BodyRoi, format: Format = "tif"
 ) -> Response:
-    return _subset(request, plan(request, collection, params, roi), format)
+    return await _subset(request, await _plan(request, collection, params, roi), format)
 
 
 def _nullable(rows: list[dict[str, float | int]], column: str) -> list[float | None]:
@@ -142,8 +211,7 @@ def _nullable(rows: list[dict[str, float | int]], column: str) -> list[float | N
     return [None if math.isnan(r[column]) else float(r[column]) for r in rows]
 
 
-def _series(request: Request, p: DataRequest) -> TimeSeries:
-    reads = _read(request, p)
+def _stats(p: DataRequest, reads: dict[str, dict[str, LayerRead]]) -> TimeSeries:
     total = int(p.grid.inside.sum())
     layers: dict[str, Stats] = {}
     for layer in p.layers:
@@ -166,23 +234,44 @@ def _series(request: Request, p: DataRequest) -> TimeSeries:
     )
 
 
+async def _series(request: Request, p: DataRequest) -> TimeSeries:
+    return await run_in_threadpool(_stats, p, await _read(request, p))
+
+
 SERIES_DOC = RouteDoc(
     summary="Per date and layer: mean, std, min, max, valid and total pixel counts",
     description=(
         "Statistics of the ROI's pixels in physical units (QC-aware through `qc`), columnar: "
         "every list follows `dates`. Null where no pixel is valid. GET takes a point "
-        "(`lon`, `lat`) or a box (`bbox`, `bbox-crs`); POST a GeoJSON polygon (in `crs`)."
+        "(`lon`, `lat`) or a box (`bbox`, `bbox-crs`); POST a GeoJSON polygon (in `crs`). "
+        f"At most {MAX_READS} (layer, date) pairs (413 beyond); reads not done within "
+        f"{READ_DEADLINE:g} s get 503."
     ),
 )
 
 
 @router.get("/api/collections/{collection}/timeseries", **SERIES_DOC)
-def timeseries_get(
+async def timeseries_get(
     request: Request, collection: str, params: Params, roi: PointOrBBoxRoi
 ) -> TimeSeries:
-    return _series(request, plan(request, collection, params, roi))
+    return await _series(request, await _plan(request, collection, params, roi))
 
 
 @router.post("/api/collections/{collection}/timeseries", **SERIES_DOC)
-def timeseries_post(request: Request, collection: str, params: Params, roi: BodyRoi) -> TimeSeries:
-    return _series(request, plan(request, collection, params, roi))
+async def timeseries_post(
+    request: Request, collection: str, params: Params, roi: BodyRoi
+) -> TimeSeries:
+    return await _series(request, await _plan(request, collection, params, roi))
+
+
+@router.get(
+    "/api/reads",
+    summary="This worker's reads: queued and running now, done, failed and cancelled so far",
+    description=(
+        "Counts of the (layer, date) reads of subsets and time series on the worker that "
+        "answers, for monitoring (and the tests that check a departed client's reads are "
+        "cancelled). Tiles are not counted."
+    ),
+)
+def reads(request: Request) -> ReadCounts:
+    return reader(request).counts()
