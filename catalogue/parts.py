@@ -58,17 +58,6 @@ def touching(
     ]
 
 
-def latest(coll: Collection) -> list[PartRef]:
-    """The part of the newest period (a list: empty for a collection without dates)."""
-    return [coll.parts[max(coll.parts)]] if coll.parts else []
-
-
-def holding(coll: Collection, day: dt.date) -> list[PartRef]:
-    """The parts whose span contains ``day`` (periods never cross a part's bounds, but a
-    custom window may: then both neighbours)."""
-    return touching(coll, day, day)
-
-
 def missing(coll: Collection, refs: Iterable[PartRef]) -> list[PartRef]:
     """Those of ``refs`` whose dates ``coll`` does not hold yet."""
     return [p for p in refs if p.key not in coll.loaded]
