@@ -13,6 +13,14 @@ from .config import DEFAULT_MAX_REQUEST_MB, Settings
 APP = "leafcube.server.app:create_app"
 #: GDAL block cache per worker (MB) unless GDAL_CACHEMAX is set: warm tiles need far less.
 GDAL_CACHE_MB = 256
+#: Milliseconds an HTTP/1.1 client has to send its request's headers.
+HEADER_TIMEOUT_MS = 10_000
+#: Concurrent streams of one HTTP/2 connection, as nginx's ``http2_max_concurrent_streams``.
+MAX_STREAMS = 128
+#: Requests a worker takes at once (granian's backpressure; its default is 1,024): each
+#: waiting one costs a few kB, and slow clients must not fill the worker before the
+#: body timeout of :mod:`.transport` drops them.
+MAX_REQUESTS = 8_192
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the arguments, then serve until interrupted."""
     _check(args)
     from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings, HTTP2Settings
     from granian.log import LogLevels
     from granian.server import Server
 
@@ -98,6 +107,12 @@ def run(args: argparse.Namespace) -> int:
         ssl_cert=args.certfile.resolve() if tls else None,
         ssl_key=args.keyfile.resolve() if tls else None,
         log_level=LogLevels.warning,
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_TIMEOUT_MS),
+        # nginx's stream limit; pings find peers that are gone (a dead peer holds streams)
+        http2_settings=HTTP2Settings(
+            max_concurrent_streams=MAX_STREAMS, keep_alive_interval=30_000, keep_alive_timeout=20
+        ),
+        backpressure=MAX_REQUESTS,
         # a worker that dies (killed, out of memory) is replaced, the others serve meanwhile
         respawn_failed_workers=True,
         respawn_interval=0.5,

@@ -118,15 +118,17 @@ async def _read(request: Request, p: DataRequest) -> dict[str, dict[str, LayerRe
     done = asyncio.wrap_future(batch.finished)
     gone = asyncio.ensure_future(_disconnected(request))
     try:
-        await asyncio.wait({done, gone}, timeout=READ_DEADLINE, return_when="FIRST_COMPLETED")
+        ended, _ = await asyncio.wait(
+            {done, gone}, timeout=READ_DEADLINE, return_when="FIRST_COMPLETED"
+        )
     finally:
         gone.cancel()
         if not done.done():
             batch.cancel()
             done.cancel()  # its outcome (cancelled reads) is nobody's to retrieve
-    if done.done():
+    if done in ended:
         return batch.result()
-    if gone.done() and not gone.cancelled():
+    if gone in ended:
         raise APIError(CLIENT_GONE, "the client closed the request")
     raise APIError(
         503,
