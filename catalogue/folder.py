@@ -17,6 +17,10 @@ import orjson
 from .store import write_bytes_atomic
 
 STATE_DIR = ".leafcube"
+#: Seconds a reader may keep a cube's JSON (the catalogue, the views) before it asks
+#: again: the ``max-age`` every leafcube web server sends, and how long a published
+#: file stays after the catalogue stops naming it.
+JSON_MAX_AGE = 60
 
 
 def state_dir(cube: Path) -> Path:

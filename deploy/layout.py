@@ -6,6 +6,8 @@ publish."""
 from __future__ import annotations
 
 import os
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,3 +110,16 @@ def write_views(dest: Path, views: dict[str, Any]) -> None:
     """Write the public views (atomically, only those that changed)."""
     for href, view in views.items():
         write_json(dest / href, view)
+
+
+def wait_for_readers(seconds: float, files: int) -> None:
+    """Wait until a reader's cached copy of the old catalogue, which may still name the
+    ``files`` about to be removed, has expired."""
+    if seconds > 0:
+        print(
+            f"leafcube publish: removing {files} file(s) in {seconds:g} s, once readers' "
+            "cached catalogues have expired",
+            file=sys.stderr,
+            flush=True,
+        )
+        time.sleep(seconds)

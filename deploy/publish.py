@@ -5,8 +5,10 @@ dependency order, each one atomically (copied to a hidden temporary name, then
 renamed): COGs first, then the mosaics and other files that refer to them, then the
 views (the static STAC and the GomezEngine views, rewritten with absolute URLs for the
 public base URL), and the catalogue last. Files removed from the cube are deleted only after
-that, and only when asked. Like rsync, an unchanged file (same size and modification
-time) is not copied again, so a second run does nothing.
+that, only when asked, and only once readers' cached copies of the old catalogue have
+expired (``JSON_MAX_AGE``, the ``max-age`` web servers send for it). Like rsync, an
+unchanged file (same size and modification time) is not copied again, so a second run
+does nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 
 from leafcube.catalogue import CATALOGUE_NAME, load
-from leafcube.catalogue.folder import locked, read_json
+from leafcube.catalogue.folder import JSON_MAX_AGE, locked, read_json
 
 from .layout import (
     PHASES,
@@ -28,6 +30,7 @@ from .layout import (
     cube_files,
     phase_of,
     public_views,
+    wait_for_readers,
     write_views,
 )
 from .rsync import is_remote, rsync_publish
@@ -107,6 +110,7 @@ def publish(
     base_url: str,
     *,
     delete: bool = False,
+    delete_after: float = JSON_MAX_AGE,
     dry_run: bool = False,
     progress: bool = False,
 ) -> PublishPlan:
@@ -116,6 +120,8 @@ def publish(
     Holds the cube's ingest lock, so an ingest running now makes this fail fast
     rather than publish a half-written state. Refuses (before copying anything) a cube
     with symlinks out of it; links within it are published as copies of their files.
+    With ``delete``, files the new catalogue no longer names are removed
+    ``delete_after`` seconds after it is in place: a reader may still hold the old one.
     """
     cube = cube.resolve()
     base_url = check_base_url(base_url)
@@ -124,7 +130,10 @@ def publish(
     check_links(cube)
     if is_remote(str(dest)):
         with locked(cube):
-            return rsync_publish(cube, str(dest), base_url, delete=delete, dry_run=dry_run)
+            return rsync_publish(
+                cube, str(dest), base_url, delete=delete, delete_after=delete_after,
+                dry_run=dry_run,
+            )  # fmt: skip
     dest = Path(dest).resolve()
     if dest == cube or dest.is_relative_to(cube) or cube.is_relative_to(dest):
         raise ValueError(f"--to {dest} must be outside the cube folder (and not contain it)")
@@ -142,5 +151,7 @@ def publish(
                         bar.update((cube / href).stat().st_size)
                 if PHASES[phase] == "views":
                     write_views(dest, p.views)
-        remove_stale(dest, p.stale)
+        if p.stale:
+            wait_for_readers(delete_after, len(p.stale))
+            remove_stale(dest, p.stale)
     return p

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from leafcube.catalogue.folder import JSON_MAX_AGE
+
 from .layout import PHASES, PublishPlan, phase_of
 from .publish import publish
 
@@ -42,6 +44,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="remove files from DEST that are no longer in the cube (after the catalogue)",
     )
     p.add_argument(
+        "--delete-after",
+        type=float,
+        default=JSON_MAX_AGE,
+        metavar="SECONDS",
+        help=f"with --delete, wait this long after the new catalogue is in place before "
+        f"removing files, since readers may keep the old one that long (default "
+        f"{JSON_MAX_AGE}, the max-age web servers send for it)",
+    )
+    p.add_argument(
         "--dry-run", "-n", action="store_true", help="list what would change; write nothing"
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -64,11 +75,14 @@ def describe(p: PublishPlan) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Publish, or with --dry-run show the plan; a one-line summary either way."""
+    if not 0 <= args.delete_after <= 86_400:
+        raise ValueError("--delete-after must be 0 to 86400 seconds")
     p = publish(
         args.cube,
         args.to,
         args.base_url,
         delete=args.delete,
+        delete_after=args.delete_after,
         dry_run=args.dry_run,
         progress=not args.quiet and sys.stderr.isatty(),
     )

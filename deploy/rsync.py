@@ -25,6 +25,7 @@ from .layout import (
     cube_files,
     phase_of,
     public_views,
+    wait_for_readers,
     write_views,
 )
 
@@ -55,7 +56,13 @@ def _sent(lines: list[str]) -> list[str]:
 
 
 def rsync_publish(
-    cube: Path, dest: str, base_url: str, *, delete: bool = False, dry_run: bool = False
+    cube: Path,
+    dest: str,
+    base_url: str,
+    *,
+    delete: bool = False,
+    delete_after: float = 0,
+    dry_run: bool = False,
 ) -> PublishPlan:
     """Publish ``cube`` to the rsync destination ``dest``; returns what was (or would be) sent.
 
@@ -82,8 +89,12 @@ def rsync_publish(
             # the views differ from the cube's copies (absolute URLs): never sent back over
             args = ["--delete", "--exclude=.*", "--exclude=/gomez/", "--exclude=/stac/"]
             args += [f"{cube}/", dest]
-            gone = [ln for ln in _rsync(args, dry_run) if ln.startswith("*deleting")]
-            p.stale = [ln.split(None, 1)[1] for ln in gone if not ln.endswith("/")]
+            listed = [ln for ln in _rsync(args, True) if ln.startswith("*deleting")]
+            stale = [ln.split(None, 1)[1] for ln in listed if not ln.endswith("/")]
+            if stale and not dry_run:
+                wait_for_readers(delete_after, len(stale))
+                _rsync(args, False)
+            p.stale = stale
     p.bytes = sum((cube / h).stat().st_size for h in p.copies)
     p.up_to_date = len(hrefs) + len(views) - len(p.copies) - len(p.views)
     return p

@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def with_files() -> dict[str, Any]:
         schema = openapi()
         schema["paths"].setdefault("/{path}", static.OPENAPI_PATH)
-        return schema
+        return errors.document(schema)
 
     app.openapi = with_files  # type: ignore[method-assign]
     return app

@@ -8,6 +8,7 @@ import rasterio.errors
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from leafcube.catalogue import CatalogueError, NoDataError, ROIError
 
@@ -26,6 +27,20 @@ class APIError(Exception):
 
 def _json(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route answers at the request's path (its GET and POST routes
+    are separate, so a 405's ``Allow`` must name them all)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -57,8 +72,12 @@ def install(app: FastAPI) -> None:
         return _json(422, "; ".join(msgs) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _json(exc.status_code, exc.detail, getattr(exc, "headers", None))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # Starlette names the first route's methods only
+            kept = {k: v for k, v in (headers or {}).items() if k.lower() != "allow"}
+            headers = {**kept, "allow": ", ".join(_allowed(request))}
+        return _json(exc.status_code, exc.detail, headers)
 
     @app.exception_handler(rasterio.errors.RasterioIOError)
     async def unreadable(request: Request, exc: Exception) -> JSONResponse:
@@ -71,3 +90,29 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         return _json(500, f"internal error ({type(exc).__name__}); please report it")
+
+
+#: The body of every error answer, in OpenAPI.
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "properties": {"detail": {"type": "string", "description": "what to change"}},
+    "required": ["detail"],
+}
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+
+def document(schema: dict[str, Any]) -> dict[str, Any]:
+    """Say in ``schema`` (an OpenAPI document) what every operation's errors are: any 4xx
+    and a busy 503, each a JSON ``detail`` string (FastAPI documents only a 422 with a list)."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for operations in schema["paths"].values():
+        for op in operations.values():
+            responses = op.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = {"description": "invalid parameters", "content": _ERROR}
+            responses.setdefault("4XX", {"description": "bad request", "content": _ERROR})
+            responses.setdefault(
+                "503", {"description": "busy: retry after `Retry-After`", "content": _ERROR}
+            )
+    return schema

@@ -90,6 +90,8 @@ class TileJSON(BaseModel):
     tiles: list[str]
     minzoom: int
     maxzoom: int
-    bounds: tuple[float, float, float, float]
-    center: tuple[float, float, int]
+    # lists of fixed length rather than tuples: OpenAPI 3.1's ``prefixItems`` trips some
+    # OpenAPI tools (schemathesis); TileJSON readers see the same JSON arrays
+    bounds: list[float] = Field(min_length=4, max_length=4, description="west, south, east, north")
+    center: list[float] = Field(min_length=3, max_length=3, description="lon, lat, zoom")
     attribution: str = ""

@@ -103,8 +103,8 @@ def tilejson(
         tiles=[url],
         minzoom=matrix_set.minzoom,
         maxzoom=zmax,
-        bounds=bounds,
-        center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, max(0, zmax - 4)),
+        bounds=list(bounds),
+        center=[(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, max(0, zmax - 4)],
     )
 
 

@@ -26,6 +26,8 @@ import anyio.to_thread
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from leafcube.catalogue.folder import JSON_MAX_AGE
+
 from .head import is_api_path
 from .ranges import Unsatisfiable, parse_range
 
@@ -39,7 +41,7 @@ _TYPES = {
     ".nc": "application/x-netcdf",
 }
 #: JSON views change on every ingest: revalidate (cheap with ETag); data files rarely do.
-CACHE_JSON = "public, max-age=60, must-revalidate"
+CACHE_JSON = f"public, max-age={JSON_MAX_AGE}, must-revalidate"
 CACHE_DATA = "public, max-age=604800"
 #: Bodies up to this size are read at once; larger ones are streamed in chunks.
 CHUNK = 1 << 20

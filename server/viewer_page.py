@@ -9,6 +9,8 @@ from pathlib import Path
 
 from starlette.responses import Response
 
+from .static import CACHE_JSON
+
 #: The built viewer: one self-contained HTML page (script and styles inlined).
 VIEWER_PAGE = Path(__file__).resolve().parent / "viewer" / "dist" / "index.html"
 
@@ -70,5 +72,5 @@ def page_bytes() -> bytes:
 
 def viewer_response() -> Response:
     """The viewer page as a response that caches must keep apart from the JSON one."""
-    headers = {"vary": "Accept", "cache-control": "public, max-age=60, must-revalidate"}
+    headers = {"vary": "Accept", "cache-control": CACHE_JSON}
     return Response(page_bytes(), media_type="text/html; charset=utf-8", headers=headers)

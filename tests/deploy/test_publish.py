@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -18,6 +19,9 @@ from leafcube.deploy.layout import cube_files
 from tests.conftest import LEAFCUBE
 
 BASE = "https://data.example.org/leaf"
+#: ``--delete`` waiting a short while before it removes files (the default is a minute).
+DELETE_AFTER = 2.0
+WAIT = ("--delete", "--delete-after", str(DELETE_AFTER))
 
 
 #: rsync's remote shell for the tests: runs the remote rsync here instead of over ssh
@@ -163,12 +167,27 @@ def test_delete_removes_what_left_the_cube_after_the_catalogue(
 
     kept = publish(older_cube, dest)
     assert kept.returncode == 0 and (dest / coll.name / last).is_dir()
-    gone = publish(older_cube, dest, "--delete")
-    assert gone.returncode == 0 and "remove" in gone.stdout
+    # the removal waits --delete-after seconds once the new catalogue is in place: a reader
+    # holding the old catalogue (cached for its max-age) still finds every file it names
+    result: list[subprocess.CompletedProcess] = []
+    run = threading.Thread(target=lambda: result.append(publish(older_cube, dest, *WAIT)))
+    run.start()
+    try:
+        deadline = time.monotonic() + 60
+        while load(dest).collections[coll.name].dates.keys() != {*coll.dates} - {last}:
+            assert time.monotonic() < deadline and run.is_alive(), "no new catalogue"
+        seen = time.monotonic()  # the new catalogue is there (polled: no sleep)
+        assert (dest / coll.name / last).is_dir(), "removed before readers' caches expired"
+    finally:
+        run.join()
+    assert time.monotonic() - seen > DELETE_AFTER / 2
+    gone = result[0]
+    assert gone.returncode == 0 and "remove" in gone.stdout, gone.stderr
+    assert "once readers' cached catalogues have expired" in gone.stderr
     assert not (dest / coll.name / last).exists()
     assert (dest / ".htaccess").is_file()  # the web server's own hidden files stay
     assert consistent(dest) == []
-    assert "is up to date" in publish(older_cube, dest, "--delete").stdout
+    assert "is up to date" in publish(older_cube, dest, *WAIT).stdout
 
 
 def test_clear_errors(demo_cube, tmp_path):

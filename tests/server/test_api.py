@@ -83,3 +83,23 @@ def test_head_on_api_paths_is_get_without_body(h2, served):
         assert head.headers["content-type"] == get.headers["content-type"]
         assert int(head.headers["content-length"]) == len(get.content)
     assert h2.head("/api/collections/nope").status_code == 404
+
+
+def test_405_names_every_method_of_the_path(h2, served):
+    for path, allowed in (
+        (f"/api/collections/{served.collection}/subset", "GET, POST"),
+        ("/api/stac/search", "GET, POST"),
+        ("/api/collections", "GET"),
+    ):
+        r = h2.request("OPTIONS", path)
+        assert r.status_code == 405 and r.headers["allow"] == allowed, (path, r.headers)
+        assert "detail" in r.json()
+
+
+def test_openapi_documents_errors_as_json_detail(h2):
+    doc = h2.get("/openapi.json").json()
+    assert doc["components"]["schemas"]["Error"]["properties"]["detail"]["type"] == "string"
+    subset = doc["paths"]["/api/collections/{collection}/subset"]["get"]["responses"]
+    assert {"4XX", "422", "503"} <= set(subset)
+    reads = doc["paths"]["/api/reads"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert reads["schema"] != {"type": "string"}  # the model, not a string
