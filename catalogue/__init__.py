@@ -12,10 +12,22 @@ from .models import (
     DateEntry,
     LayerFiles,
     LayerSpec,
+    PartRef,
     QCBit,
     TileFile,
 )
-from .store import CATALOGUE_NAME, dumps, load, parse, save, validate, write_bytes_atomic
+from .store import (
+    CATALOGUE_NAME,
+    dumps,
+    load,
+    load_root,
+    parse,
+    parse_part,
+    read_parts,
+    save,
+    validate,
+    write_bytes_atomic,
+)
 
 __all__ = [
     "CATALOGUE_NAME",
@@ -28,12 +40,16 @@ __all__ = [
     "LayerFiles",
     "LayerSpec",
     "NoDataError",
+    "PartRef",
     "QCBit",
     "ROIError",
     "TileFile",
     "dumps",
     "load",
+    "load_root",
     "parse",
+    "parse_part",
+    "read_parts",
     "save",
     "validate",
     "write_bytes_atomic",

@@ -1,7 +1,9 @@
 """Plain dataclasses for the catalogue, and their exact JSON form.
 
-``to_dict``/``from_dict`` round-trip ``catalogue.json`` (docs/catalogue.md);
-the JSON Schema in ``schema/catalogue.schema.json`` checks the same shape.
+``to_dict``/``from_dict`` round-trip the root ``catalogue.json`` and its parts
+(docs/catalogue.md); the JSON Schema in ``schema/catalogue.schema.json`` checks the same
+shapes. A collection's dates live in parts, one per year or month (:class:`PartRef`); a
+:class:`Collection` in memory holds the dates of the parts it has ``loaded``.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "2.0"
+#: Versions this code reads: 1.0 held every date inline in ``catalogue.json``.
+READ_VERSIONS = ("1.0", "2.0")
 
 Bounds = tuple[float, float, float, float]
 LayerKind = Literal["continuous", "bitmask", "date", "categorical"]
 MaskRule = Literal["qc", "nodata", "none"]
+Partition = Literal["year", "month"]
 
 
 @dataclass(frozen=True)
@@ -179,9 +184,42 @@ class DateEntry:
         )
 
 
+@dataclass(frozen=True)
+class PartRef:
+    """One part of a collection as the root names it: the file holding the dates of one
+    year (``2023``) or month (``2023-08``), its SHA-256, and what it spans, so a reader
+    knows which parts a request touches, and whether its copy is current, without them."""
+
+    key: str
+    href: str
+    sha256: str
+    start: dt.date
+    end: dt.date
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "href": self.href,
+            "sha256": self.sha256,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "dates": self.count,
+        }
+
+    @classmethod
+    def from_dict(cls, key: str, d: dict[str, Any]) -> PartRef:
+        start, end = dt.date.fromisoformat(d["start"]), dt.date.fromisoformat(d["end"])
+        return cls(key, d["href"], d["sha256"], start, end, d["dates"])
+
+
 @dataclass
 class Collection:
-    """A set of layers on one grid (CRS, resolution, pixel origin) over many dates."""
+    """A set of layers on one grid (CRS, resolution, pixel origin) over many dates.
+
+    ``parts`` is the root's index of the collection's parts; ``dates`` holds the entries
+    of the parts in ``loaded`` (all of them when read whole, none in a bare root) plus
+    any an ingest added. ``partition`` (year or month) is chosen once, at the first save.
+    """
 
     name: str
     title: str
@@ -193,12 +231,14 @@ class Collection:
     dates: dict[str, DateEntry] = field(default_factory=dict)
     extent: Bounds | None = None
     extent_wgs84: Bounds | None = None
+    partition: Partition | None = None
+    parts: dict[str, PartRef] = field(default_factory=dict)
+    loaded: set[str] = field(default_factory=set)
 
     def sorted_dates(self) -> list[DateEntry]:
         return [self.dates[k] for k in sorted(self.dates)]
 
     def to_dict(self) -> dict[str, Any]:
-        order = list(self.layers)
         return {
             "title": self.title,
             "description": self.description,
@@ -210,12 +250,19 @@ class Collection:
                 "wgs84": list(self.extent_wgs84) if self.extent_wgs84 else None,
             },
             "layers": {n: s.to_dict() for n, s in self.layers.items()},
-            "dates": {k: self.dates[k].to_dict(order) for k in sorted(self.dates)},
+            "partition": self.partition,
+            "parts": {k: self.parts[k].to_dict() for k in sorted(self.parts)},
         }
+
+    def dates_dict(self, keys: list[str]) -> dict[str, Any]:
+        """The JSON form of the date entries ``keys``, sorted (a part's ``dates``)."""
+        order = list(self.layers)
+        return {k: self.dates[k].to_dict(order) for k in sorted(keys)}
 
     @classmethod
     def from_dict(cls, name: str, d: dict[str, Any]) -> Collection:
         ext = d["extent"]
+        inline = d.get("dates")  # format 1.0: every date in the root, nothing to load
         return cls(
             name=name,
             title=d["title"],
@@ -224,9 +271,11 @@ class Collection:
             resolution=d["resolution"],
             origin=tuple(d["origin"]),
             layers={n: LayerSpec.from_dict(n, s) for n, s in d["layers"].items()},
-            dates={k: DateEntry.from_dict(v) for k, v in d["dates"].items()},
+            dates={k: DateEntry.from_dict(v) for k, v in (inline or {}).items()},
             extent=tuple(ext["native"]) if ext["native"] else None,
             extent_wgs84=tuple(ext["wgs84"]) if ext["wgs84"] else None,
+            partition=d.get("partition"),
+            parts={k: PartRef.from_dict(k, v) for k, v in d.get("parts", {}).items()},
         )
 
 

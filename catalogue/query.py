@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from .errors import CatalogueError, NoDataError
 from .grid import intersect
 from .models import Bounds, Catalogue, Collection, DateEntry, TileFile
+from .parts import check_loaded, touching
 
 
 def collection(cat: Catalogue, name: str | None) -> Collection:
@@ -45,13 +46,32 @@ def parse_date(value: str | dt.date | None, what: str) -> dt.date | None:
         raise CatalogueError(f"{what} date {value!r} is not a date like 2023-05-01") from None
 
 
-def dates_between(
-    coll: Collection, start: str | dt.date | None = None, end: str | dt.date | None = None
-) -> list[DateEntry]:
-    """The periods that overlap ``[start, end]`` (both inclusive, either open), oldest first."""
+def check_range(
+    start: str | dt.date | None, end: str | dt.date | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """``[start, end]`` as dates, after checking it is a range."""
     lo, hi = parse_date(start, "start"), parse_date(end, "end")
     if lo and hi and lo > hi:
         raise CatalogueError(f"start {lo} is after end {hi}")
+    return lo, hi
+
+
+def span(coll: Collection) -> tuple[dt.date, dt.date] | None:
+    """The first start and last end of the collection's periods (from its parts when it
+    has them, so nothing needs loading), or None without dates."""
+    if coll.parts:
+        return min(p.start for p in coll.parts.values()), max(p.end for p in coll.parts.values())
+    known = coll.sorted_dates()
+    return (known[0].start, max(e.end for e in known)) if known else None
+
+
+def dates_between(
+    coll: Collection, start: str | dt.date | None = None, end: str | dt.date | None = None
+) -> list[DateEntry]:
+    """The periods that overlap ``[start, end]`` (both inclusive, either open), oldest first;
+    the parts holding them must be loaded (:func:`parts_between` names them)."""
+    lo, hi = check_range(start, end)
+    check_loaded(coll, touching(coll, lo, hi))
     return [
         e
         for e in coll.sorted_dates()
@@ -66,11 +86,11 @@ def require_dates(
     which dates the collection holds."""
     entries = dates_between(coll, start, end)
     if not entries:
-        known = coll.sorted_dates()
-        span = f"{known[0].start} to {known[-1].end}" if known else "no dates at all"
+        held = span(coll)
+        holds = f"{held[0]} to {held[1]}" if held else "no dates at all"
         raise NoDataError(
             f"no dates of {coll.name!r} between {start or 'the start'} and "
-            f"{end or 'the end'}; it holds {span}"
+            f"{end or 'the end'}; it holds {holds}"
         )
     return entries
 

@@ -1,8 +1,14 @@
-"""Reading, validating and atomically writing ``catalogue.json``."""
+"""Reading, validating and atomically writing ``catalogue.json`` and its parts.
+
+The root names each collection's parts with their SHA-256; :func:`save` writes the parts
+whose bytes changed, then the root, so a reader never finds a root naming a part that is
+not there yet.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import tempfile
@@ -15,7 +21,8 @@ import jsonschema
 import orjson
 
 from .errors import CatalogueError
-from .models import Catalogue
+from .models import FORMAT_VERSION, Catalogue, Collection, DateEntry, PartRef
+from .parts import PARTS_DIR, choose_partition, group, part_href, with_parts
 
 CATALOGUE_NAME = "catalogue.json"
 
@@ -26,41 +33,125 @@ def schema() -> dict[str, Any]:
     return json.loads(files(__package__).joinpath("schema/catalogue.schema.json").read_text())
 
 
-def validate(doc: dict[str, Any]) -> None:
-    """Raise :class:`CatalogueError` naming the first place ``doc`` breaks the schema."""
-    validator = jsonschema.Draft202012Validator(schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+@cache
+def _validator(definition: str | None) -> jsonschema.Draft202012Validator:
+    doc = schema()
+    if definition is not None:  # one of its $defs, e.g. a part
+        doc = {"$defs": doc["$defs"], "$ref": f"#/$defs/{definition}"}
+    return jsonschema.Draft202012Validator(doc)
+
+
+def validate(doc: dict[str, Any], definition: str | None = None, what: str = "catalogue") -> None:
+    """Raise :class:`CatalogueError` naming the first place ``doc`` breaks the schema (the
+    root's, or that of one of its ``$defs`` such as ``part``)."""
+    error = jsonschema.exceptions.best_match(_validator(definition).iter_errors(doc))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        raise CatalogueError(f"catalogue is not valid at {where}: {error.message}")
+        raise CatalogueError(f"{what} is not valid at {where}: {error.message}")
+
+
+def _json(data: bytes | str, what: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise CatalogueError(f"{what} is not JSON: {exc}") from None
 
 
 def parse(data: bytes | str, check: bool = True) -> Catalogue:
-    """Parse catalogue JSON text; with ``check`` it is validated against the schema first."""
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise CatalogueError(f"catalogue is not JSON: {exc}") from None
+    """Parse the root ``catalogue.json`` (its collections hold no dates until their parts
+    are loaded; a format 1.0 catalogue holds them all); ``check`` validates it first."""
+    doc = _json(data, "catalogue")
     if check:
         validate(doc)
     return Catalogue.from_dict(doc)
 
 
-def load(path: str | os.PathLike[str], check: bool = True) -> Catalogue:
-    """Load a catalogue from a file, or from a cube folder holding ``catalogue.json``."""
+def parse_part(
+    coll: Collection, ref: PartRef, data: bytes, check: bool = True
+) -> dict[str, DateEntry]:
+    """The date entries of ``coll``'s part ``ref`` from its file's bytes."""
+    what = f"catalogue part {ref.href}"
+    doc = _json(data, what)
+    if check:
+        validate(doc, "part", what)
+    if doc.get("collection") != coll.name or doc.get("part") != ref.key:
+        raise CatalogueError(f"{what} holds {doc.get('collection')!r} {doc.get('part')!r}")
+    return {k: DateEntry.from_dict(v) for k, v in doc["dates"].items()}
+
+
+def _root_path(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
-    if p.is_dir():
-        p = p / CATALOGUE_NAME
+    return p / CATALOGUE_NAME if p.is_dir() else p
+
+
+def _read(path: Path, what: str) -> bytes:
     try:
-        data = p.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        raise CatalogueError(f"no catalogue at {p}: run `leafcube ingest` first") from None
-    return parse(data, check)
+        raise CatalogueError(f"no {what} at {path}: run `leafcube ingest` first") from None
+
+
+def load_root(path: str | os.PathLike[str], check: bool = True) -> Catalogue:
+    """The root alone, from a ``catalogue.json`` file or the cube folder holding it."""
+    return parse(_read(_root_path(path), "catalogue"), check)
+
+
+#: Parsed parts by SHA-256: a reader that keeps one between reads never parses an
+#: unchanged part again (the entries are shared, so treat them as read-only).
+PartCache = dict[str, dict[str, DateEntry]]
+
+
+def read_parts(
+    cube: str | os.PathLike[str],
+    coll: Collection,
+    refs: list[PartRef],
+    check: bool = True,
+    cache: PartCache | None = None,
+) -> Collection:
+    """``coll`` with the parts ``refs`` of the cube folder ``cube`` loaded (a copy); parts
+    found in ``cache`` by their hash are not read, those read are added to it."""
+    root, cache = Path(cube), {} if cache is None else cache
+    loaded = {}
+    for r in refs:
+        if r.key in coll.loaded:
+            continue
+        if r.sha256 not in cache:
+            cache[r.sha256] = parse_part(coll, r, _read(root / r.href, "catalogue part"), check)
+        loaded[r.key] = cache[r.sha256]
+    return with_parts(coll, loaded)
+
+
+def load(
+    path: str | os.PathLike[str], check: bool = True, cache: PartCache | None = None
+) -> Catalogue:
+    """The whole catalogue, every part loaded, from a ``catalogue.json`` file or the cube
+    folder holding it; with a ``cache`` of an earlier load only the parts that changed since
+    are read (so reading a cube again costs what was added to it)."""
+    p = _root_path(path)
+    cat = load_root(p, check)
+    for name, coll in cat.collections.items():
+        refs = list(coll.parts.values())
+        cat.collections[name] = read_parts(p.parent, coll, refs, check, cache)
+    return cat
+
+
+def current(cat: Catalogue, cache: PartCache) -> PartCache:
+    """The entries of ``cache`` that parts of ``cat`` still name (what to keep for the next
+    load: the cache never grows past one catalogue's parts)."""
+    named = {r.sha256 for c in cat.collections.values() for r in c.parts.values()}
+    return {k: v for k, v in cache.items() if k in named}
 
 
 def dumps(cat: Catalogue) -> bytes:
-    """The catalogue as indented, key-ordered JSON bytes (stable for diffs and ETags)."""
+    """The root as indented, key-ordered JSON bytes (stable for diffs and ETags)."""
     return orjson.dumps(cat.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def dumps_part(coll: Collection, key: str, dates: list[str]) -> bytes:
+    """Part ``key`` of ``coll`` (the entries ``dates``) as compact, key-ordered JSON bytes:
+    half the size of indented JSON, and parts are read by programs, not people."""
+    doc = {"leafcube": FORMAT_VERSION, "collection": coll.name, "part": key}
+    return orjson.dumps(doc | {"dates": coll.dates_dict(dates)}) + b"\n"
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
@@ -89,23 +180,83 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         os.close(dir_fd)
 
 
+def _plan_parts(coll: Collection, cube: Path, on_disk: dict[str, str]) -> dict[str, bytes]:
+    """Index the parts of ``coll`` it holds dates of, and return those to write (href →
+    bytes: those whose bytes differ from what the root on disk names, ``on_disk``, href →
+    SHA-256); the loaded parts left without dates are dropped, the refs of the parts it
+    did not load kept."""
+    if coll.partition is None:
+        coll.partition = choose_partition(coll.dates.values())
+    grouped = group(coll)
+    unloaded = [k for k in grouped if k in coll.parts and k not in coll.loaded]
+    if unloaded:
+        raise CatalogueError(f"parts {unloaded} of {coll.name!r} must be loaded to add to them")
+    parts = {k: r for k, r in coll.parts.items() if k not in coll.loaded}
+    writes = {}
+    for key, keys in grouped.items():
+        data = dumps_part(coll, key, keys)
+        digest = hashlib.sha256(data).hexdigest()
+        ref = PartRef(
+            key,
+            part_href(coll.name, key),
+            digest,
+            min(coll.dates[k].start for k in keys),
+            max(coll.dates[k].end for k in keys),
+            len(keys),
+        )
+        if on_disk.get(ref.href) != digest or not (cube / ref.href).is_file():
+            validate(orjson.loads(data), "part", f"catalogue part {ref.href}")
+            writes[ref.href] = data
+        parts[key] = ref
+    coll.parts = parts
+    coll.loaded = coll.loaded | set(grouped)
+    return writes
+
+
+def _remove_stale_parts(cat: Catalogue, cube: Path) -> None:
+    """Delete the part files the root no longer names (after it was written)."""
+    folder = cube / PARTS_DIR
+    if not folder.is_dir():
+        return
+    named = {r.href for c in cat.collections.values() for r in c.parts.values()}
+    for path in folder.glob("*/*.json"):
+        if path.relative_to(cube).as_posix() not in named:
+            path.unlink()
+    for sub in folder.iterdir():
+        if sub.is_dir() and not any(sub.iterdir()):
+            sub.rmdir()
+
+
 def save(cat: Catalogue, cube_dir: str | os.PathLike[str]) -> bool:
-    """Validate and atomically write ``cube_dir/catalogue.json``.
+    """Validate and atomically write the changed parts, then ``cube_dir/catalogue.json``.
 
     Returns False, writing nothing, when the content equals what is on disk, so a
-    re-run that adds nothing leaves the file (and its ETag) untouched. ``updated``
+    re-run that adds nothing leaves the files (and their ETags) untouched. ``updated``
     is stamped only when something changed.
     """
-    path = Path(cube_dir) / CATALOGUE_NAME
-    if path.exists():
-        old = orjson.loads(path.read_bytes())
+    cube = Path(cube_dir)
+    path = cube / CATALOGUE_NAME
+    old = orjson.loads(path.read_bytes()) if path.exists() else None
+    on_disk = {
+        r["href"]: r["sha256"]
+        for c in (old or {}).get("collections", {}).values()
+        for r in c.get("parts", {}).values()
+    }
+    writes: dict[str, bytes] = {}
+    for coll in cat.collections.values():
+        writes |= _plan_parts(coll, cube, on_disk)
+    stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    validate(cat.to_dict() | {"updated": stamp})  # an invalid catalogue: nothing written
+    for href, data in writes.items():
+        write_bytes_atomic(cube / href, data)
+    if old is not None:
         new = cat.to_dict()
         old.pop("updated", None)
         new.pop("updated", None)
         if old == new:
+            _remove_stale_parts(cat, cube)
             return False
-    stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    validate(cat.to_dict() | {"updated": stamp})  # an invalid catalogue is left unstamped
     cat.updated = stamp
     write_bytes_atomic(path, dumps(cat))
+    _remove_stale_parts(cat, cube)
     return True

@@ -2,8 +2,9 @@
 
 The mode is found by asking: a source whose ``/api/collections`` answers is a leafcube
 server; one with only a ``catalogue.json`` is a static cube; a path is a local cube.
-The catalogue is read again only when it changed: a conditional GET (ETag) over HTTP,
-a ``stat`` on disk.
+The root catalogue is read again only when it changed: a conditional GET (ETag) over
+HTTP, a ``stat`` on disk; a part is fetched again only when the root names it with
+another SHA-256.
 """
 
 from __future__ import annotations
@@ -16,7 +17,19 @@ from typing import Literal
 
 import httpx
 
-from leafcube.catalogue import CATALOGUE_NAME, Catalogue, CatalogueError, load, parse
+from leafcube.catalogue import (
+    CATALOGUE_NAME,
+    Catalogue,
+    CatalogueError,
+    Collection,
+    DateEntry,
+    PartRef,
+    load,
+    parse,
+    parse_part,
+)
+from leafcube.catalogue.parts import with_parts
+from leafcube.catalogue.store import PartCache, current
 
 from .errors import ClientError
 from .http import Fetcher, new_client, untrusted
@@ -55,10 +68,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A catalogue and what identifies its version (an ETag, or a file's stat)."""
+    """A catalogue, what identifies its version (an ETag, or a file's stat) and the
+    parts fetched for it."""
 
     catalogue: Catalogue
     version: object
+    parts: PartCache | None = None  # parsed parts by SHA-256: unchanged ones never re-read
 
 
 class Unreachable(ClientError):
@@ -150,7 +165,36 @@ async def read_catalogue(source: Source, fetcher: Fetcher, known: Snapshot | Non
         cat = parse(r.content)
     except CatalogueError as exc:
         raise ClientError(f"{source.base}/{CATALOGUE_NAME}: {exc}") from None
-    return Snapshot(cat, r.headers.get("etag"))
+    cache: PartCache = {}
+    old = known.parts if known and known.parts else {}
+    for name, coll in cat.collections.items():
+        cat.collections[name] = await fetch_parts(source, fetcher, coll, old, cache)
+    return Snapshot(cat, r.headers.get("etag"), cache)
+
+
+async def fetch_parts(
+    source: Source, fetcher: Fetcher, coll: Collection, old: PartCache, cache: PartCache
+) -> Collection:
+    """``coll`` with all its parts loaded: those in ``old`` (by SHA-256) reused, the others
+    fetched concurrently; ``cache`` collects them all for the next refresh."""
+
+    async def one(ref: PartRef) -> tuple[str, dict[str, DateEntry]]:
+        if ref.sha256 in old:
+            return ref.key, old[ref.sha256]
+        try:
+            r = await fetcher.request("GET", source.url(ref.href))
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"cannot reach {source.base}: {exc}") from None
+        if r.status_code != 200:
+            raise ClientError(f"{source.url(ref.href)} answered {r.status_code}")
+        try:
+            return ref.key, parse_part(coll, ref, r.content)
+        except CatalogueError as exc:
+            raise ClientError(f"{source.base}: {exc}") from None
+
+    got = dict(await asyncio.gather(*(one(p) for p in coll.parts.values())))
+    cache.update({coll.parts[k].sha256: entries for k, entries in got.items()})
+    return with_parts(coll, got)
 
 
 def _read_local(base: str, known: Snapshot | None) -> Snapshot:
@@ -161,7 +205,9 @@ def _read_local(base: str, known: Snapshot | None) -> Snapshot:
     version = (st.st_mtime_ns, st.st_size, st.st_ino)
     if known is not None and known.version == version:
         return known
+    cache = dict(known.parts) if known and known.parts else {}
     try:
-        return Snapshot(load(Path(base)), version)
+        cat = load(Path(base), cache=cache)
+        return Snapshot(cat, version, current(cat, cache))
     except CatalogueError as exc:
         raise ClientError(str(exc)) from None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from leafcube.catalogue import CATALOGUE_NAME, Catalogue, Collection, load, query
 from leafcube.catalogue.roi import WGS84, bbox_geometry, transformer
+from leafcube.catalogue.store import PartCache, current
 from leafcube.reader import CubeFiles, Reader, roi_grid
 
 from .errors import APIError
@@ -28,10 +29,12 @@ class ServedCube:
         self.files = CubeFiles(str(self.root))
         self._stamp: tuple[int, int, int] | None = None
         self._catalogue: Catalogue | None = None
+        self._parts: PartCache = {}
         self._lock = threading.Lock()
 
     def catalogue(self) -> Catalogue:
-        """The catalogue as it is on disk now; parsed again only when the file changed."""
+        """The catalogue as it is on disk now; the root parsed again only when its file
+        changed, and then only the parts whose hash changed."""
         try:
             st = os.stat(self.root / CATALOGUE_NAME)
         except FileNotFoundError:
@@ -42,7 +45,8 @@ class ServedCube:
         if stamp != self._stamp or self._catalogue is None:
             with self._lock:
                 if stamp != self._stamp or self._catalogue is None:
-                    self._catalogue = load(self.root, check=False)
+                    cat = load(self.root, check=False, cache=self._parts)
+                    self._catalogue, self._parts = cat, current(cat, self._parts)
                     self._stamp = stamp
         return self._catalogue
 

@@ -48,9 +48,12 @@ def test_adding_one_month_adds_exactly_that_month(
     }
     new_paths = {p for p in changed if p not in before}
     assert changed - new_paths == allowed_changed
-    assert all(
-        p.startswith((f"{COLL}/2025-01-01/", f"stac/{COLL}/items/2025-01-01_")) for p in new_paths
+    assert all(  # a new year: a new part, the older parts untouched
+        p.startswith((f"{COLL}/2025-01-01/", f"stac/{COLL}/items/2025-01-01_"))
+        or p == f"catalogue/{COLL}/2025.json"
+        for p in new_paths
     ), new_paths
+    assert f"catalogue/{COLL}/2025.json" in new_paths
     cat = load(cube_copy)
     coll, old = cat.collections[COLL], old_cat.collections[COLL]
     assert sorted(coll.dates) == [*sorted(old.dates), "2025-01-01"]

@@ -8,6 +8,7 @@ import shutil
 from dataclasses import replace
 
 import numpy as np
+import orjson
 import rasterio
 from rasterio.enums import MaskFlags
 
@@ -74,3 +75,32 @@ def test_an_old_cube_is_upgraded_losslessly(demo_cube, demo_exports, tmp_path):
 
     again = ingest(one_month, old, workers=1, progress=False)
     assert again.upgraded == 0 and again.ok
+
+
+def test_a_format_1_catalogue_becomes_root_and_parts_on_the_next_ingest(
+    cube_copy, demo_exports, run_ingest
+):
+    """Cubes of catalogue format 1.0 (every date inline in catalogue.json) are rewritten as
+    a root and yearly parts by the next ingest, even one that adds nothing."""
+    whole = load(cube_copy)
+    doc = whole.to_dict() | {"leafcube": "1.0"}
+    for name, coll in whole.collections.items():
+        body = {
+            k: v for k, v in doc["collections"][name].items() if k not in ("partition", "parts")
+        }
+        doc["collections"][name] = body | {"dates": coll.dates_dict(list(coll.dates))}
+    shutil.rmtree(cube_copy / "catalogue")
+    (cube_copy / "catalogue.json").write_bytes(orjson.dumps(doc))
+    assert sorted(load(cube_copy).collections[COLL].dates) == sorted(whole.collections[COLL].dates)
+
+    out = run_ingest(demo_exports, "--cube", cube_copy)
+    assert out.returncode == 0, out.stderr
+    assert "catalogue unchanged" not in out.stderr
+    root = orjson.loads((cube_copy / "catalogue.json").read_bytes())
+    coll = root["collections"][COLL]
+    assert root["leafcube"] == "2.0" and "dates" not in coll
+    assert list(coll["parts"]) == ["2023", "2024"]
+    assert all((cube_copy / p["href"]).is_file() for p in coll["parts"].values())
+    again = load(cube_copy)
+    again.updated = whole.updated
+    assert again.to_dict() == whole.to_dict()

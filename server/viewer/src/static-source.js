@@ -39,6 +39,20 @@ async function readLevel(href, level, window) {
   return { values, mask: m, width: img.getWidth(), height: img.getHeight() };
 }
 
+/** A collection of a partitioned catalogue (format 2.0) with the dates of all its parts
+ * (catalogue/{collection}/{part}.json) gathered into ``dates``, as format 1.0 held them. */
+async function withParts(c) {
+  if (!c.parts) return;
+  const parts = await Promise.all(
+    Object.values(c.parts).map(async (p) => {
+      const r = await fetch(p.href);
+      if (!r.ok) throw new Error(`${p.href}: ${r.status}`);
+      return (await r.json()).dates;
+    }),
+  );
+  c.dates = Object.assign({}, ...parts);
+}
+
 export class StaticSource {
   mode = "static";
   canPolygon = false;
@@ -48,6 +62,7 @@ export class StaticSource {
     const r = await fetch("catalogue.json");
     if (!r.ok) throw new Error(`catalogue.json: ${r.status}`);
     const cat = await r.json();
+    await Promise.all(Object.values(cat.collections).map(withParts));
     this.canRender = true;
     return Object.keys(cat.collections)
       .sort()

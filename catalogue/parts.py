@@ -1,0 +1,83 @@
+"""How a collection's dates are split into parts, and which parts a question touches.
+
+A part holds the dates of one year (``2023``) or, for collections of periods shorter than
+:data:`MONTHLY_BELOW_DAYS`, one month (``2023-08``): a year of national daily dates is
+about 18 MB of JSON, a month 1.5 MB (docs/catalogue.md). No I/O here: readers fetch the
+parts :func:`touching` names their own way and join them with :func:`with_parts`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+from .errors import CatalogueError
+from .models import Collection, DateEntry, Partition, PartRef
+
+#: Collections whose periods are shorter than this (daily, weekly) get monthly parts.
+MONTHLY_BELOW_DAYS = 28
+
+#: Where the parts live: ``catalogue/{collection}/{part}.json`` beside ``catalogue.json``.
+PARTS_DIR = "catalogue"
+
+
+def choose_partition(entries: Iterable[DateEntry]) -> Partition:
+    """``month`` when the shortest period is under four weeks, else ``year``."""
+    days = min(((e.end - e.start).days + 1 for e in entries), default=MONTHLY_BELOW_DAYS)
+    return "month" if days < MONTHLY_BELOW_DAYS else "year"
+
+
+def part_key(date_key: str, partition: Partition) -> str:
+    """The part a date (``YYYY-MM-DD``, its period's start) belongs to."""
+    return date_key[:7] if partition == "month" else date_key[:4]
+
+
+def part_href(collection: str, key: str) -> str:
+    """The part's path relative to the cube root."""
+    return f"{PARTS_DIR}/{collection}/{key}.json"
+
+
+def group(coll: Collection) -> dict[str, list[str]]:
+    """The date keys of ``coll.dates`` by part key (``coll.partition`` must be set)."""
+    assert coll.partition is not None
+    out: dict[str, list[str]] = {}
+    for k in sorted(coll.dates):
+        out.setdefault(part_key(k, coll.partition), []).append(k)
+    return out
+
+
+def touching(
+    coll: Collection, start: dt.date | None = None, end: dt.date | None = None
+) -> list[PartRef]:
+    """The parts holding a period that overlaps ``[start, end]`` (either open), oldest first."""
+    return [
+        p
+        for k, p in sorted(coll.parts.items())
+        if (start is None or p.end >= start) and (end is None or p.start <= end)
+    ]
+
+
+def missing(coll: Collection, refs: Iterable[PartRef]) -> list[PartRef]:
+    """Those of ``refs`` whose dates ``coll`` does not hold yet."""
+    return [p for p in refs if p.key not in coll.loaded]
+
+
+def with_parts(coll: Collection, loaded: Mapping[str, Mapping[str, DateEntry]]) -> Collection:
+    """A copy of ``coll`` holding, besides what it holds, the dates of the parts
+    ``loaded`` (part key → its entries); ``coll`` itself is left as it was, so readers
+    can share one root between requests."""
+    if not loaded:
+        return coll
+    dates = dict(coll.dates)
+    for entries in loaded.values():
+        dates.update(entries)
+    return dataclasses.replace(coll, dates=dates, loaded=coll.loaded | set(loaded))
+
+
+def check_loaded(coll: Collection, refs: Iterable[PartRef]) -> None:
+    """Raise unless every part of ``refs`` is loaded: a reader that forgot to fetch one
+    would otherwise answer as if its dates did not exist."""
+    absent = [p.key for p in missing(coll, refs)]
+    if absent:
+        raise CatalogueError(f"parts {absent} of {coll.name!r} are not loaded")
