@@ -12,12 +12,11 @@ fraction of a routed request (``bench/static.py``).
 
 from __future__ import annotations
 
-import contextlib
 import mimetypes
 import os
 import secrets
 import stat
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
@@ -174,17 +173,11 @@ def _body(found: Found, first: int, length: int, headers: dict[str, str], status
     file closed), streamed otherwise (the answer then owns the descriptor)."""
     headers["content-length"] = str(length)
     if length <= CHUNK:
-        with _closing(found.fd):
+        try:
             return Answer(status, headers, os.pread(found.fd, length, first))
+        finally:
+            os.close(found.fd)
     return Answer(status, headers, chunks=lambda: _stream(found.fd, first, length), fd=found.fd)
-
-
-@contextlib.contextmanager
-def _closing(fd: int) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        os.close(fd)
 
 
 def not_found(method: str) -> Answer:
