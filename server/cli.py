@@ -12,7 +12,9 @@ from .config import DEFAULT_MAX_REQUEST_MB, Settings
 
 APP = "leafcube.server.app:create_app"
 #: GDAL block cache per worker (MB) unless GDAL_CACHEMAX is set: warm tiles need far less.
-GDAL_CACHE_MB = 256
+#: Not more: freed 512 KB blocks fragment glibc's heap, and a 256 MB cache held ~1.7 GB
+#: where 128 MB holds ~0.9 GB (bench/soak.py, docs/benchmarks.md).
+GDAL_CACHE_MB = 128
 #: Milliseconds an HTTP/1.1 client has to send its request's headers.
 HEADER_TIMEOUT_MS = 10_000
 #: Concurrent streams of one HTTP/2 connection, as nginx's ``http2_max_concurrent_streams``.
