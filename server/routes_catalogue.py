@@ -147,3 +147,16 @@ def gomez(request: Request, collection: str) -> JSONResponse:
         return {k: v for part in served.each_part(coll) for k, v in gomez_view(part, base).items()}
 
     return JSONResponse(served.derived(("gomez", coll.name, base), make))
+
+
+@router.get(
+    "/api/parts",
+    summary="This worker's catalogue parts: held now, read, found cached and dropped so far",
+    description=(
+        "The bounded cache of parsed catalogue parts of the worker that answers (parts and "
+        "JSON bytes held, the bound, parts read from disk, cache hits, evictions), for "
+        "monitoring and for the tests that check a request reads only the parts it touches."
+    ),
+)
+def parts(request: Request) -> dict[str, int]:
+    return cube(request).parts.counts()
