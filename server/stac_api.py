@@ -64,7 +64,7 @@ DESCRIPTION = "Item search over the cube's LEAF collections: one item per date a
 
 
 #: Items of searched parts kept indexed (footprints and periods) per worker, the least
-#: recently searched parts dropped past it: about 60 MB.
+#: recently searched parts dropped past it: about 1 kB an item (measured), so 50 MB.
 INDEX_MAX_ITEMS = 50_000
 
 
