@@ -58,6 +58,12 @@ def touching(
     ]
 
 
+def newest(coll: Collection) -> list[PartRef]:
+    """The part holding the collection's newest period (a period lies in the part of its
+    first day, so it is the part with the greatest key), or none without parts."""
+    return [coll.parts[max(coll.parts)]] if coll.parts else []
+
+
 def missing(coll: Collection, refs: Iterable[PartRef]) -> list[PartRef]:
     """Those of ``refs`` whose dates ``coll`` does not hold yet."""
     return [p for p in refs if p.key not in coll.loaded]

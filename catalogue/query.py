@@ -65,6 +65,13 @@ def span(coll: Collection) -> tuple[dt.date, dt.date] | None:
     return (known[0].start, max(e.end for e in known)) if known else None
 
 
+def date_count(coll: Collection) -> int:
+    """How many periods the collection holds (from its parts, so nothing needs loading)."""
+    if coll.parts:
+        return sum(p.count for p in coll.parts.values())
+    return len(coll.dates)
+
+
 def dates_between(
     coll: Collection, start: str | dt.date | None = None, end: str | dt.date | None = None
 ) -> list[DateEntry]:

@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
+from collections import OrderedDict
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -22,7 +24,7 @@ import orjson
 
 from .errors import CatalogueError
 from .models import FORMAT_VERSION, Catalogue, Collection, DateEntry, PartRef
-from .parts import PARTS_DIR, choose_partition, group, part_href, with_parts
+from .parts import PARTS_DIR, choose_partition, group, missing, part_href, with_parts
 
 CATALOGUE_NAME = "catalogue.json"
 
@@ -96,9 +98,74 @@ def load_root(path: str | os.PathLike[str], check: bool = True) -> Catalogue:
     return parse(_read(_root_path(path), "catalogue"), check)
 
 
-#: Parsed parts by SHA-256: a reader that keeps one between reads never parses an
-#: unchanged part again (the entries are shared, so treat them as read-only).
-PartCache = dict[str, dict[str, DateEntry]]
+#: The most part JSON, in bytes, a :class:`PartCache` keeps parsed: 20 months of a national
+#: daily collection (1.5 MB a month, so a year's time series stays cached) or 50 years of
+#: a national monthly one. Parsed, a part takes about 5 times its JSON in memory (measured
+#: 4.6-4.9x), so a full cache holds about 160 MB (docs/catalogue.md).
+PART_CACHE_BYTES = 32_000_000
+
+
+class PartCache:
+    """Parsed parts by SHA-256, bounded: once the parts held sum past ``max_bytes`` of JSON
+    the least recently used are dropped (a part larger than the bound is kept alone).
+
+    A part changes its hash when it changes, so an entry is never stale: a reader asks for
+    the hashes the current root names and gets back what it parsed earlier. The entries
+    are shared between readers (treat them as read-only); thread-safe. ``reads``,
+    ``hits`` and ``evictions`` count what it was asked and what it did.
+    """
+
+    def __init__(self, max_bytes: int = PART_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.reads = self.hits = self.evictions = 0
+        self._held: OrderedDict[str, tuple[dict[str, DateEntry], int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def __contains__(self, sha256: object) -> bool:
+        return sha256 in self._held
+
+    @property
+    def nbytes(self) -> int:
+        """The JSON bytes of the parts held."""
+        return self._bytes
+
+    def get(self, sha256: str) -> dict[str, DateEntry] | None:
+        """The entries of the part with that hash, if held (then it is the most recent)."""
+        with self._lock:
+            held = self._held.get(sha256)
+            if held is None:
+                return None
+            self._held.move_to_end(sha256)
+            self.hits += 1
+            return held[0]
+
+    def put(self, sha256: str, entries: dict[str, DateEntry], size: int) -> None:
+        """Hold a part just read (``size``: its JSON bytes), dropping the oldest past the bound."""
+        with self._lock:
+            self.reads += 1
+            if sha256 in self._held:
+                self._bytes -= self._held.pop(sha256)[1]
+            self._held[sha256] = (entries, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes and len(self._held) > 1:
+                _, (_, dropped) = self._held.popitem(last=False)
+                self._bytes -= dropped
+                self.evictions += 1
+
+    def counts(self) -> dict[str, int]:
+        """What it holds and has done: parts, bytes, reads, hits, evictions and the bound."""
+        return {
+            "parts": len(self._held),
+            "bytes": self._bytes,
+            "max_bytes": self.max_bytes,
+            "reads": self.reads,
+            "hits": self.hits,
+            "evictions": self.evictions,
+        }
 
 
 def read_parts(
@@ -110,14 +177,16 @@ def read_parts(
 ) -> Collection:
     """``coll`` with the parts ``refs`` of the cube folder ``cube`` loaded (a copy); parts
     found in ``cache`` by their hash are not read, those read are added to it."""
-    root, cache = Path(cube), {} if cache is None else cache
+    root = Path(cube)
     loaded = {}
-    for r in refs:
-        if r.key in coll.loaded:
-            continue
-        if r.sha256 not in cache:
-            cache[r.sha256] = parse_part(coll, r, _read(root / r.href, "catalogue part"), check)
-        loaded[r.key] = cache[r.sha256]
+    for r in missing(coll, refs):
+        entries = cache.get(r.sha256) if cache is not None else None
+        if entries is None:
+            data = _read(root / r.href, "catalogue part")
+            entries = parse_part(coll, r, data, check)
+            if cache is not None:
+                cache.put(r.sha256, entries, len(data))
+        loaded[r.key] = entries
     return with_parts(coll, loaded)
 
 
@@ -125,21 +194,14 @@ def load(
     path: str | os.PathLike[str], check: bool = True, cache: PartCache | None = None
 ) -> Catalogue:
     """The whole catalogue, every part loaded, from a ``catalogue.json`` file or the cube
-    folder holding it; with a ``cache`` of an earlier load only the parts that changed since
-    are read (so reading a cube again costs what was added to it)."""
+    folder holding it (for writers and whole-cube tools; readers load the parts a request
+    touches, :func:`read_parts`); parts still in ``cache`` are not read again."""
     p = _root_path(path)
     cat = load_root(p, check)
     for name, coll in cat.collections.items():
         refs = list(coll.parts.values())
         cat.collections[name] = read_parts(p.parent, coll, refs, check, cache)
     return cat
-
-
-def current(cat: Catalogue, cache: PartCache) -> PartCache:
-    """The entries of ``cache`` that parts of ``cat`` still name (what to keep for the next
-    load: the cache never grows past one catalogue's parts)."""
-    named = {r.sha256 for c in cat.collections.values() for r in c.parts.values()}
-    return {k: v for k, v in cache.items() if k in named}
 
 
 def dumps(cat: Catalogue) -> bytes:

@@ -6,12 +6,16 @@ through :mod:`leafcube.reader`, which the server uses too, so every mode returns
 the same pixels. Like an ``httpx.Client``, a ``Cube`` does no I/O when made, keeps one
 connection pool (and its read threads) for its whole life, and is closed by
 :meth:`Cube.close` or ``with`` / ``async with``.
+
+What it reads of the catalogue grows with the request, not the archive: the root on first
+use, then per request only the parts its date range touches, kept in a bounded cache.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import os
@@ -26,9 +30,11 @@ import pandas as pd
 import xarray as xr
 from shapely.geometry import Point
 
-from leafcube.catalogue import Catalogue, Collection
+from leafcube.catalogue import Catalogue, Collection, query
+from leafcube.catalogue.parts import touching
 from leafcube.catalogue.qc import DEFAULT_QC, QCFilter
 from leafcube.catalogue.roi import WGS84, ROILike
+from leafcube.catalogue.store import PartCache
 
 from .backend import Arrays, Backend
 from .errors import ClientError
@@ -48,6 +54,7 @@ from .source import (
     Unreachable,
     base_of,
     check_mode,
+    load_parts,
     locate,
     read_catalogue,
 )
@@ -72,13 +79,14 @@ def blocking(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
 @dataclass
 class _Session:
     """What a ``Cube`` holds once it has found its source: the connection pool, the
-    backend and the latest catalogue."""
+    backend, the latest root catalogue and the parts read so far."""
 
     source: Source
     fetcher: Fetcher
     backend: Backend
     snapshot: Snapshot
     checked: float
+    parts: PartCache
 
 
 class Cube:
@@ -91,7 +99,8 @@ class Cube:
     files' DNs and a bit mask, zstd-compressed, decoded here to the same float32 values),
     ``"npy"`` (raw float32) or ``"tif"`` (deflated float32 GeoTIFF). The catalogue is
     checked for changes (a conditional request) when older than ``refresh`` seconds, so a
-    notebook left open sees new dates.
+    notebook left open sees new dates; of its parts, only those a request's dates touch
+    are fetched, and again only when their hash changed (:attr:`part_cache`).
     """
 
     def __init__(
@@ -118,6 +127,7 @@ class Cube:
         self.progress = progress
         self.refresh = refresh
         self._loop = Loop()
+        self._parts = PartCache()
         self._session: _Session | None = None
         self._opening: asyncio.Lock | None = None
         self._closed = False
@@ -167,7 +177,9 @@ class Cube:
                     )
                 else:
                     backend = FileBackend(source, threads=self.concurrency, progress=self.progress)
-                self._session = _Session(source, fetcher, backend, snapshot, time.monotonic())
+                self._session = _Session(
+                    source, fetcher, backend, snapshot, time.monotonic(), self._parts
+                )
             return self._session
 
     async def _current(self) -> _Session:
@@ -222,6 +234,27 @@ class Cube:
     async def _catalogue(self) -> Catalogue:
         return (await self._current()).snapshot.catalogue
 
+    async def _between(
+        self,
+        s: _Session,
+        name: str | None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+    ) -> Catalogue:
+        """The session's root with collection ``name`` (or the only one) holding the parts
+        that periods overlapping ``[start, end]`` lie in (a copy; the root is shared)."""
+        cat = s.snapshot.catalogue
+        coll = collection_of(cat, name)
+        lo, hi = query.check_range(start, end)
+        loaded = await load_parts(s.source, s.fetcher, coll, touching(coll, lo, hi), s.parts)
+        return dataclasses.replace(cat, collections={**cat.collections, coll.name: loaded})
+
+    async def _collection(
+        self, name: str | None, start: str | dt.date | None, end: str | dt.date | None
+    ) -> Collection:
+        s = await self._current()
+        return collection_of(await self._between(s, name, start, end), name)
+
     @property
     def source(self) -> Source:
         """Where the cube is and how it is reached (found on first use)."""
@@ -234,25 +267,48 @@ class Cube:
 
     @property
     def catalogue(self) -> Catalogue:
-        """The cube's catalogue as it is now."""
+        """The cube's root catalogue as it is now: collections, layers, extents and the
+        index of their parts, no dates (:meth:`collection` loads them)."""
         return self._run(self._catalogue())
+
+    @property
+    def part_cache(self) -> PartCache:
+        """The catalogue parts this Cube has read, by SHA-256, with what it has read and
+        dropped so far (bounded by ``PART_CACHE_BYTES`` of JSON)."""
+        return self._parts
 
     @property
     def collections(self) -> list[str]:
         """The collection names, sorted."""
         return sorted(self.catalogue.collections)
 
-    def collection(self, name: str | None = None) -> Collection:
-        """The named collection (or the only one)."""
-        return collection_of(self.catalogue, name)
+    def collection(
+        self,
+        name: str | None = None,
+        *,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+    ) -> Collection:
+        """The named collection (or the only one) holding the dates of the parts that
+        ``[start, end]`` touches: without a range, every part is read (a request each, or
+        a file each: a national daily archive has 12 a year)."""
+        return self._run(self._collection(name, start, end))
 
     def layers(self, collection: str | None = None) -> list[str]:
-        """The layer names of a collection, in catalogue order."""
-        return list(self.collection(collection).layers)
+        """The layer names of a collection, in catalogue order (from the root alone)."""
+        return list(collection_of(self.catalogue, collection).layers)
 
-    def dates(self, collection: str | None = None) -> list[str]:
-        """The period starts (``YYYY-MM-DD``) of a collection, oldest first."""
-        return [e.key for e in self.collection(collection).sorted_dates()]
+    def dates(
+        self,
+        collection: str | None = None,
+        *,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+    ) -> list[str]:
+        """The period starts (``YYYY-MM-DD``) of a collection in ``[start, end]``, oldest
+        first; without a range every part is read, as for :meth:`collection`."""
+        coll = self.collection(collection, start=start, end=end)
+        return [e.key for e in query.dates_between(coll, start, end)]
 
     # -- extract ----------------------------------------------------------------------
 
@@ -260,7 +316,8 @@ class Cube:
         self, s: _Session, layers: LayersLike, roi: Any, roi_crs: str, **kw: Any
     ) -> ExtractPlan:
         geom = await load_roi(roi, s.fetcher)
-        return make_plan(s.snapshot.catalogue, layers, geom, roi_crs=roi_crs, **kw)
+        cat = await self._between(s, kw["collection_name"], kw["start"], kw["end"])
+        return make_plan(cat, layers, geom, roi_crs=roi_crs, **kw)
 
     async def extract_async(
         self,

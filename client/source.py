@@ -1,10 +1,12 @@
-"""Where a cube lives, how to reach it, and its catalogue as it is now.
+"""Where a cube lives, how to reach it, its root catalogue as it is now, and the parts
+of it a request touches.
 
 The mode is found by asking: a source whose ``/api/collections`` answers is a leafcube
 server; one with only a ``catalogue.json`` is a static cube; a path is a local cube.
 The root catalogue is read again only when it changed: a conditional GET (ETag) over
-HTTP, a ``stat`` on disk; a part is fetched again only when the root names it with
-another SHA-256.
+HTTP, a ``stat`` on disk. Parts are fetched only when a request's dates touch them, kept
+in a bounded :class:`~leafcube.catalogue.store.PartCache` by SHA-256, and fetched again
+only when the root names them with another hash.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from leafcube.catalogue import (
     Collection,
     DateEntry,
     PartRef,
-    load,
+    load_root,
     parse,
     parse_part,
+    read_parts,
 )
-from leafcube.catalogue.parts import with_parts
-from leafcube.catalogue.store import PartCache, current
+from leafcube.catalogue.parts import missing, with_parts
+from leafcube.catalogue.store import PartCache
 
 from .errors import ClientError
 from .http import Fetcher, new_client, untrusted
@@ -68,12 +71,11 @@ class Source:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A catalogue, what identifies its version (an ETag, or a file's stat) and the
-    parts fetched for it."""
+    """A root catalogue (its collections hold no dates until their parts are loaded) and
+    what identifies its version (an ETag, or a file's stat)."""
 
     catalogue: Catalogue
     version: object
-    parts: PartCache | None = None  # parsed parts by SHA-256: unchanged ones never re-read
 
 
 class Unreachable(ClientError):
@@ -143,7 +145,7 @@ async def locate(base: str, mode: Mode | None, timeout: float) -> tuple[Source, 
 
 
 async def read_catalogue(source: Source, fetcher: Fetcher, known: Snapshot | None) -> Snapshot:
-    """The catalogue as it is now: ``known`` when it has not changed since."""
+    """The root catalogue as it is now (no part read): ``known`` when it has not changed."""
     if not source.remote:
         return await asyncio.to_thread(_read_local, source.base, known)
     headers = {"if-none-match": str(known.version)} if known and known.version else {}
@@ -162,25 +164,26 @@ async def read_catalogue(source: Source, fetcher: Fetcher, known: Snapshot | Non
             f"no leafcube cube at {source.base}: {CATALOGUE_NAME} answered {r.status_code}"
         )
     try:
-        cat = parse(r.content)
+        return Snapshot(parse(r.content), r.headers.get("etag"))
     except CatalogueError as exc:
         raise ClientError(f"{source.base}/{CATALOGUE_NAME}: {exc}") from None
-    cache: PartCache = {}
-    old = known.parts if known and known.parts else {}
-    for name, coll in cat.collections.items():
-        cat.collections[name] = await fetch_parts(source, fetcher, coll, old, cache)
-    return Snapshot(cat, r.headers.get("etag"), cache)
 
 
-async def fetch_parts(
-    source: Source, fetcher: Fetcher, coll: Collection, old: PartCache, cache: PartCache
+async def load_parts(
+    source: Source, fetcher: Fetcher, coll: Collection, refs: list[PartRef], cache: PartCache
 ) -> Collection:
-    """``coll`` with all its parts loaded: those in ``old`` (by SHA-256) reused, the others
-    fetched concurrently; ``cache`` collects them all for the next refresh."""
+    """``coll`` with the parts ``refs`` loaded (a copy): those ``cache`` holds by SHA-256
+    reused, the others read (a local file) or fetched concurrently, and added to it."""
+    if not source.remote:
+        try:
+            return await asyncio.to_thread(read_parts, source.base, coll, refs, True, cache)
+        except CatalogueError as exc:
+            raise ClientError(str(exc)) from None
 
     async def one(ref: PartRef) -> tuple[str, dict[str, DateEntry]]:
-        if ref.sha256 in old:
-            return ref.key, old[ref.sha256]
+        held = cache.get(ref.sha256)
+        if held is not None:
+            return ref.key, held
         try:
             r = await fetcher.request("GET", source.url(ref.href))
         except httpx.HTTPError as exc:
@@ -188,13 +191,13 @@ async def fetch_parts(
         if r.status_code != 200:
             raise ClientError(f"{source.url(ref.href)} answered {r.status_code}")
         try:
-            return ref.key, parse_part(coll, ref, r.content)
+            entries = parse_part(coll, ref, r.content)
         except CatalogueError as exc:
             raise ClientError(f"{source.base}: {exc}") from None
+        cache.put(ref.sha256, entries, len(r.content))
+        return ref.key, entries
 
-    got = dict(await asyncio.gather(*(one(p) for p in coll.parts.values())))
-    cache.update({coll.parts[k].sha256: entries for k, entries in got.items()})
-    return with_parts(coll, got)
+    return with_parts(coll, dict(await asyncio.gather(*(one(p) for p in missing(coll, refs)))))
 
 
 def _read_local(base: str, known: Snapshot | None) -> Snapshot:
@@ -205,9 +208,7 @@ def _read_local(base: str, known: Snapshot | None) -> Snapshot:
     version = (st.st_mtime_ns, st.st_size, st.st_ino)
     if known is not None and known.version == version:
         return known
-    cache = dict(known.parts) if known and known.parts else {}
     try:
-        cat = load(Path(base), cache=cache)
-        return Snapshot(cat, version, current(cat, cache))
+        return Snapshot(load_root(Path(base)), version)
     except CatalogueError as exc:
         raise ClientError(str(exc)) from None

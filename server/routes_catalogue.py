@@ -8,9 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from leafcube.catalogue import Collection
+from leafcube.catalogue import Collection, query
 from leafcube.catalogue.gomez import gomez_view
 
+from .cube import ServedCube
 from .models import CollectionDetail, CollectionList, CollectionSummary, DateOut, Extent, Link
 from .responses import JSONResponse
 from .state import cube
@@ -32,8 +33,10 @@ def _links(base: str, name: str) -> list[Link]:
     ]
 
 
-def summary(coll: Collection, base: str) -> CollectionSummary:
-    dates = sorted(coll.dates)
+def summary(served: ServedCube, coll: Collection, base: str) -> CollectionSummary:
+    """The collection at a glance, from its root and the part of its newest period."""
+    held = query.span(coll)
+    newest = served.newest(coll)
     return CollectionSummary(
         id=coll.name,
         title=coll.title,
@@ -42,11 +45,26 @@ def summary(coll: Collection, base: str) -> CollectionSummary:
         resolution=coll.resolution,
         extent=Extent(native=coll.extent, wgs84=coll.extent_wgs84),
         layers=list(coll.layers),
-        date_count=len(dates),
-        first_date=dates[0] if dates else None,
-        last_date=dates[-1] if dates else None,
+        date_count=query.date_count(coll),
+        first_date=held[0].isoformat() if held else None,
+        last_date=max(newest.dates) if newest.dates else None,
         links=_links(base, coll.name),
     )
+
+
+def _dates(served: ServedCube, coll: Collection) -> list[DateOut]:
+    """Every period of ``coll`` with its layers and tiles, read a part at a time."""
+    return [
+        DateOut(
+            date=e.key,
+            start=e.start.isoformat(),
+            end=e.end.isoformat(),
+            layers=[n for n in coll.layers if n in e.layers],
+            tiles=sorted({t for f in e.layers.values() for t in f.tiles}),
+        )
+        for part in served.each_part(coll)
+        for e in part.sorted_dates()
+    ]
 
 
 @router.get(
@@ -87,41 +105,58 @@ def _landing_links(base: str) -> dict[str, list[Link]]:
 @router.get("/api/collections", summary="Every collection, with its layers and date range")
 def collections(request: Request) -> CollectionList:
     base = base_url(request)
-    cat = cube(request).catalogue()
+    served = cube(request)
+    cat = served.catalogue()
     return CollectionList(
-        collections=[summary(cat.collections[k], base) for k in sorted(cat.collections)],
+        collections=[summary(served, cat.collections[k], base) for k in sorted(cat.collections)],
         links=[Link(rel="self", href=f"{base}/api/collections", type="application/json")],
     )
 
 
 @router.get(
-    "/api/collections/{collection}", summary="One collection: layer encodings, dates, extents"
+    "/api/collections/{collection}",
+    summary="One collection: layer encodings, dates, extents",
+    description="`dates` lists every period, so this reads every part of the catalogue once "
+    "per change of the cube (then it is kept).",
 )
 def collection(request: Request, collection: str) -> CollectionDetail:
-    coll = cube(request).collection(collection)
-    base = summary(coll, base_url(request))
+    served = cube(request)
+    coll = served.collection(collection)
+    base = summary(served, coll, base_url(request))
     return CollectionDetail(
         **base.model_dump(),
         origin=coll.origin,
         layer_specs=list(coll.layers.values()),
-        dates=[
-            DateOut(
-                date=e.key,
-                start=e.start.isoformat(),
-                end=e.end.isoformat(),
-                layers=[n for n in coll.layers if n in e.layers],
-                tiles=sorted({t for f in e.layers.values() for t in f.tiles}),
-            )
-            for e in coll.sorted_dates()
-        ],
+        dates=served.derived(("dates", coll.name), lambda: _dates(served, coll)),
     )
 
 
 @router.get(
     "/api/collections/{collection}/gomez.json",
     summary="GomezEngine view: {date: [mosaic VRT URL per layer, in fixed order]}",
+    description="Every date, so this reads every part of the catalogue once per change of "
+    "the cube (then it is kept).",
     response_model=dict[str, list[str]],
 )
 def gomez(request: Request, collection: str) -> JSONResponse:
-    coll = cube(request).collection(collection)
-    return JSONResponse(gomez_view(coll, base_url(request) + "/"))
+    served = cube(request)
+    coll = served.collection(collection)
+    base = base_url(request) + "/"
+
+    def make() -> dict[str, list[str]]:
+        return {k: v for part in served.each_part(coll) for k, v in gomez_view(part, base).items()}
+
+    return JSONResponse(served.derived(("gomez", coll.name, base), make))
+
+
+@router.get(
+    "/api/parts",
+    summary="This worker's catalogue parts: held now, read, found cached and dropped so far",
+    description=(
+        "The bounded cache of parsed catalogue parts of the worker that answers (parts and "
+        "JSON bytes held, the bound, parts read from disk, cache hits, evictions), for "
+        "monitoring and for the tests that check a request reads only the parts it touches."
+    ),
+)
+def parts(request: Request) -> dict[str, int]:
+    return cube(request).parts.counts()

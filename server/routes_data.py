@@ -73,12 +73,15 @@ class DataRequest:
 
 
 def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> DataRequest:
-    """Check every input and the pixel budget before anything is read."""
-    coll = cube(request).collection(collection)
-    names = query.check_layers(coll, params.layers)
+    """Check every input and the pixel budget before anything is read; only the catalogue
+    parts the date range touches are loaded."""
+    served = cube(request)
+    root = served.collection(collection)
+    names = query.check_layers(root, params.layers)
     twice = sorted(n for n, k in Counter(names).items() if k > 1)
     if twice:
         raise APIError(400, f"layer(s) {twice} named more than once: name each layer once")
+    coll = served.between(root, params.start, params.end)
     entries = query.require_dates(coll, params.start, params.end)
     if len(names) * len(entries) > MAX_READS:
         raise APIError(

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from leafcube.catalogue import Collection
+from leafcube.catalogue import Collection, query
 from leafcube.catalogue.qc import DEFAULT_QC
 
 from . import tms, wmts
@@ -57,7 +57,7 @@ async def tile(
     c = cube(request)
     coll = c.collection(collection)
     name = _layer(coll, layer)
-    entry = pick(coll, date)
+    entry = pick(c, coll, date)
     matrix_set = tms.get(tms_id)
     tms.check_tile(matrix_set, z, x, y)
     sources = [name] + ([coll.layers[name].qc_layer] if qc == "valid" else [])
@@ -87,9 +87,10 @@ def tilejson(
     tms_id: Annotated[str, Query(alias="tms")] = "WebMercatorQuad",
     qc: QCQuery = DEFAULT_QC,
 ) -> TileJSON:
-    coll = cube(request).collection(collection)
+    c = cube(request)
+    coll = c.collection(collection)
     name = _layer(coll, layer or next(iter(coll.layers)))
-    entry = pick(coll, date)
+    entry = pick(c, coll, date)
     matrix_set = tms.get(tms_id)
     bounds = bounds_wgs84(coll)
     zmax = max_zoom(coll, matrix_set)
@@ -111,13 +112,24 @@ def tilejson(
 @router.get(
     "/api/collections/{collection}/WMTSCapabilities.xml",
     summary="OGC WMTS 1.0 capabilities: one layer per data layer, with a `time` dimension",
+    description=(
+        "The `time` dimension lists every date, so this reads every part of the catalogue "
+        "once per change of the cube (then it is kept)."
+    ),
     response_class=Response,
     responses={200: {"content": {"application/xml": {}}}},
 )
 def capabilities(request: Request, collection: str, qc: QCQuery = DEFAULT_QC) -> Response:
-    coll = cube(request).collection(collection)
-    if not coll.dates:
+    c = cube(request)
+    coll = c.collection(collection)
+    if query.date_count(coll) == 0:
         raise APIError(404, f"collection {coll.name!r} has no dates yet")
-    levels = {k: max_zoom(coll, m) for k, m in tms.TMS.items()}
-    xml = wmts.capabilities(coll, base_url(request), bounds_wgs84(coll), levels, qc)
+    base = base_url(request)
+
+    def make() -> str:
+        dates = [k for part in c.each_part(coll) for k in sorted(part.dates)]
+        levels = {k: max_zoom(coll, m) for k, m in tms.TMS.items()}
+        return wmts.capabilities(coll, dates, base, bounds_wgs84(coll), levels, qc)
+
+    xml = c.derived(("wmts", coll.name, base, qc), make)
     return Response(xml, media_type="application/xml", headers={"cache-control": "no-cache"})

@@ -12,10 +12,15 @@ errors (a 4xx with a ``detail``) and no middleware of stac-fastapi touches other
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import math
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -42,8 +47,9 @@ from stac_fastapi.types.extension import ApiExtension
 from stac_fastapi.types.rfc3339 import str_to_interval
 from stac_fastapi.types.search import APIRequest, BaseSearchPostRequest
 
-from leafcube.catalogue import Catalogue, Collection
+from leafcube.catalogue import Collection, DateEntry, PartRef
 from leafcube.catalogue import stac as cstac
+from leafcube.catalogue.parts import touching
 
 from .cube import ServedCube
 from .errors import APIError
@@ -57,35 +63,92 @@ TITLE = "leafcube STAC API"
 DESCRIPTION = "Item search over the cube's LEAF collections: one item per date and tile."
 
 
+#: Items of searched parts kept indexed (footprints and periods) per worker, the least
+#: recently searched parts dropped past it: about 1 kB an item (measured), so 50 MB.
+INDEX_MAX_ITEMS = 50_000
+
+
 @dataclass(frozen=True)
 class Indexed:
-    """An item ready for searching: its document (hrefs relative to the cube root),
-    lon/lat footprint and period."""
+    """An item ready for searching: its id, lon/lat footprint and period, and what makes
+    its document (the period and tile of ``coll``)."""
 
-    doc: dict[str, Any]
+    coll: Collection
+    entry: DateEntry
+    tile: str
+    id: str
     footprint: BaseGeometry
     start: dt.datetime
     end: dt.datetime
+
+    def doc(self) -> dict[str, Any]:
+        """The item (hrefs relative to the cube root)."""
+        return cstac.item(self.coll, self.entry, self.tile)
 
 
 def _instant(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def index(cat: Catalogue) -> dict[str, list[Indexed]]:
-    """Every collection's items, by date then tile."""
-    out: dict[str, list[Indexed]] = {}
-    for name in sorted(cat.collections):
-        out[name] = [
-            Indexed(
-                doc,
-                shape(doc["geometry"]),
-                _instant(doc["properties"]["start_datetime"]),
-                _instant(doc["properties"]["end_datetime"]),
-            )
-            for _, _, doc in cstac.items(cat.collections[name])
-        ]
-    return out
+def index(coll: Collection) -> list[Indexed]:
+    """The items of the dates ``coll`` holds (a part's), by date then tile."""
+    return [
+        Indexed(
+            coll,
+            entry,
+            tile,
+            doc["id"],
+            shape(doc["geometry"]),
+            _instant(doc["properties"]["start_datetime"]),
+            _instant(doc["properties"]["end_datetime"]),
+        )
+        for entry, tile, doc in cstac.items(coll)
+    ]
+
+
+class PartIndexes:
+    """The items of each part searched, by collection and part hash, bounded by
+    :data:`INDEX_MAX_ITEMS` (least recently used dropped); thread-safe."""
+
+    def __init__(self, max_items: int = INDEX_MAX_ITEMS) -> None:
+        self.max_items = max_items
+        self._held: OrderedDict[tuple[str, str], list[Indexed]] = OrderedDict()
+        self._items = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str], make: Callable[[], list[Indexed]]) -> list[Indexed]:
+        """The index of ``key``, made by ``make()`` when it is not held."""
+        with self._lock:
+            held = self._held.get(key)
+            if held is not None:
+                self._held.move_to_end(key)
+                return held
+        made = make()
+        with self._lock:
+            if key not in self._held:
+                self._held[key] = made
+                self._items += len(made)
+            while self._items > self.max_items and len(self._held) > 1:
+                _, dropped = self._held.popitem(last=False)
+                self._items -= len(dropped)
+        return made
+
+
+def _day(instant: dt.datetime | None) -> dt.date | None:
+    """The UTC day of an instant (naive ones are UTC)."""
+    if instant is None:
+        return None
+    return (instant.astimezone(dt.UTC) if instant.tzinfo else instant).date()
+
+
+def _id_days(name: str, ids: list[str]) -> list[dt.date]:
+    """The days in item ids of collection ``name`` (``{collection}-{YYYY-MM-DD}-{tile}``)."""
+    days = []
+    for item in ids:
+        if item.startswith(f"{name}-"):
+            with contextlib.suppress(ValueError):
+                days.append(dt.date.fromisoformat(item[len(name) + 1 : len(name) + 11]))
+    return days
 
 
 def _bbox_filter(bbox: Iterable[float]) -> BaseGeometry:
@@ -176,10 +239,8 @@ class Query:
     limit: int = 10
     offset: int = 0
 
-    def keeps(self, name: str, it: Indexed) -> bool:
-        if self.collections is not None and name not in self.collections:
-            return False
-        if self.ids is not None and it.doc["id"] not in self.ids:
+    def keeps(self, it: Indexed) -> bool:
+        if self.ids is not None and it.id not in self.ids:
             return False
         if self.where is not None and not self.where.intersects(it.footprint):
             return False
@@ -189,6 +250,16 @@ class Query:
                 return False
         return True
 
+    def parts(self, coll: Collection) -> list[PartRef]:
+        """The parts of ``coll`` that may hold a match: those the period and the ids'
+        days touch (all of them for an open-ended search)."""
+        lo, hi = (_day(self.when[0]), _day(self.when[1])) if self.when else (None, None)
+        refs = touching(coll, lo, hi)
+        if self.ids is not None:
+            days = _id_days(coll.name, self.ids)
+            refs = [r for r in refs if any(r.start <= d <= r.end for d in days)]
+        return refs
+
 
 class CatalogueClient(BaseCoreClient):
     """stac-fastapi's backend over the served cube's catalogue (re-read when it changes)."""
@@ -196,16 +267,27 @@ class CatalogueClient(BaseCoreClient):
     def __init__(self, cube: ServedCube):
         super().__init__(title=TITLE, description=DESCRIPTION, landing_page_id="leafcube")
         self.cube = cube
-        self._seen: Catalogue | None = None
-        self._index: dict[str, list[Indexed]] = {}
+        self._indexes = PartIndexes()
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _items(self) -> dict[str, list[Indexed]]:
+    def _index(self, coll: Collection, ref: PartRef) -> list[Indexed]:
+        return index(self.cube.load(coll, [ref]))
+
+    def _matches(self, query: Query) -> Iterator[Indexed]:
+        """The items ``query`` keeps, by collection, date and tile: only the parts it may
+        match are read, one at a time, and indexed once (per hash)."""
         cat = self.cube.catalogue()
-        if cat is not self._seen:  # a new catalogue object: the file changed
-            self._index, self._seen = index(cat), cat
-        return self._index
+        for name in sorted(cat.collections):
+            if query.collections is not None and name not in query.collections:
+                continue
+            coll = cat.collections[name]
+            if not coll.parts:  # format 1.0: every date in the root
+                yield from (it for it in index(coll) if query.keeps(it))
+                continue
+            for ref in query.parts(coll):
+                its = self._indexes.get((name, ref.sha256), partial(self._index, coll, ref))
+                yield from (it for it in its if query.keeps(it))
 
     @staticmethod
     def _bases(request: Request) -> tuple[str, str]:
@@ -224,9 +306,23 @@ class CatalogueClient(BaseCoreClient):
         ]
         return out
 
+    def _collection_doc(self, coll: Collection) -> dict[str, Any]:
+        """The STAC Collection (its temporal extent and ``time`` values name every period:
+        every part is read once per change of the cube, a part at a time)."""
+
+        def make() -> dict[str, Any]:
+            periods = {
+                e.key: DateEntry(e.start, e.end)
+                for part in self.cube.each_part(coll)
+                for e in part.dates.values()
+            }
+            return cstac.collection(dataclasses.replace(coll, dates=periods))
+
+        return dict(self.cube.derived(("stac", coll.name), make))  # the caller sets its links
+
     def _collection_out(self, coll: Collection, request: Request) -> st.Collection:
         _, api = self._bases(request)
-        doc = cstac.collection(coll)
+        doc = self._collection_doc(coll)
         home = f"{api}/collections/{coll.name}"
         doc["links"] = [
             {"rel": "self", "href": home, "type": cstac.JSON_TYPE},
@@ -238,10 +334,8 @@ class CatalogueClient(BaseCoreClient):
 
     def _search(self, query: Query, request: Request, next_link: Any) -> st.ItemCollection:
         """The page of matching items, with a ``next`` link made by ``next_link(token)``."""
-        found = [
-            it.doc for name, its in self._items().items() for it in its if query.keeps(name, it)
-        ]
-        page = found[query.offset : query.offset + query.limit]
+        found = list(self._matches(query))
+        page = [it.doc() for it in found[query.offset : query.offset + query.limit]]
         links: list[dict[str, Any]] = [
             {"rel": "root", "href": f"{self._bases(request)[1]}/", "type": cstac.JSON_TYPE}
         ]
@@ -286,7 +380,7 @@ class CatalogueClient(BaseCoreClient):
             {"rel": "service-doc", "href": f"{files}/docs", "type": "text/html"},
             *(
                 {"rel": "child", "href": f"{api}/collections/{n}", "type": cstac.JSON_TYPE}
-                for n in self._items()
+                for n in sorted(self.cube.catalogue().collections)
             ),
         ]
         return page
@@ -311,9 +405,9 @@ class CatalogueClient(BaseCoreClient):
 
     def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> st.Item:
         self.cube.collection(collection_id)  # 404 for an unknown collection
-        for it in self._items().get(collection_id, []):
-            if it.doc["id"] == item_id:
-                return cast(st.Item, self._item_out(it.doc, kwargs["request"]))
+        query = Query(collections=[collection_id], ids=[item_id], limit=1)
+        for it in self._matches(query):
+            return cast(st.Item, self._item_out(it.doc(), kwargs["request"]))
         raise APIError(404, f"no item {item_id!r} in collection {collection_id!r}")
 
     def item_collection(

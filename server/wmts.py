@@ -31,13 +31,13 @@ def _operations(caps_url: str) -> str:
 
 def _layer(
     coll: Collection,
+    dates: list[str],
     name: str,
     tiles_url: str,
     bounds: tuple[float, float, float, float],
     suffix: str,
 ) -> str:
     spec = coll.layers[name]
-    dates = sorted(coll.dates)
     values = "".join(f"<Value>{d}</Value>" for d in dates)
     links = "".join(
         f"<TileMatrixSetLink><TileMatrixSet>{k}</TileMatrixSet></TileMatrixSetLink>"
@@ -92,12 +92,14 @@ def _matrix_set(tms_id: str, top: int) -> str:
 
 def capabilities(
     coll: Collection,
+    dates: list[str],
     base: str,
     bounds: tuple[float, float, float, float],
     levels: dict[str, int],
     qc: QCFilter,
 ) -> str:
-    """The capabilities document; ``levels`` gives each tile matrix set's deepest level."""
+    """The capabilities document of ``coll`` over its period keys ``dates`` (oldest first);
+    ``levels`` gives each tile matrix set's deepest level."""
     api = f"{base}/api/collections/{coll.name}"
     suffix = "" if qc == DEFAULT_QC else f"?qc={qc}"
     body = [
@@ -109,7 +111,7 @@ def capabilities(
         _operations(f"{api}/WMTSCapabilities.xml"),
         "<Contents>\n",
     ]
-    body += [_layer(coll, n, f"{api}/tiles", bounds, suffix) for n in coll.layers]
+    body += [_layer(coll, dates, n, f"{api}/tiles", bounds, suffix) for n in coll.layers]
     body += [_matrix_set(k, levels[k]) for k in tms.TMS]
     body.append("</Contents>\n")
     body.append(f"<ServiceMetadataURL xlink:href={quoteattr(api + '/WMTSCapabilities.xml')}/>\n")

@@ -89,6 +89,7 @@ def test_server_gone_names_layer_and_dates(demo_cube):
     try:
         cube = Cube(f"http://127.0.0.1:{port}", retries=2, refresh=0, progress=False)
         assert cube.mode == "server"  # found, and its catalogue read, while it runs
+        assert cube.dates(start="2023-06-01", end="2023-06-30")  # and the part it needs
     finally:
         stop_process(proc)
     t0 = time.monotonic()
