@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from leafcube.reader import Reader
 
 from . import errors, routes_catalogue, routes_data, routes_tiles, stac_api, static
+from .admission import HELD_BYTES, Admission
 from .config import Settings
 from .cube import ServedCube
 from .head import HeadAsGet
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    app.state.admission = Admission(HELD_BYTES)
     app.state.cube = cube
     errors.install(app)
     app.add_middleware(HeadAsGet)

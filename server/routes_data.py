@@ -6,7 +6,9 @@ subset here equals the client's static and local reads exactly.
 Each request is bounded before it reads (the pixel budget and :data:`MAX_READS`), its
 reads are one ticket on the reader's lanes (served in turn with other requests'), and
 they are cancelled when the client goes away or after :data:`READ_DEADLINE` seconds.
-Planning and encoding run in the threadpool; the event loop only waits.
+While it is read and encoded a request holds its answer's bytes in the worker's
+:class:`~.admission.Admission`, so concurrent large requests wait rather than pile up in
+memory. Planning and encoding run in the threadpool; the event loop only waits.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +31,7 @@ from leafcube.reader import GridTooLarge, LayerRead, RoiGrid, roi_grid
 from leafcube.reader.reader import ReadCounts
 from leafcube.reader.stats import layer_stats
 
+from .admission import ANSWER_OVERHEAD
 from .dependencies import (
     DataParams,
     Roi,
@@ -38,7 +43,9 @@ from .dependencies import (
 from .encode import DN_MEDIA_TYPE, FORMATS, Subset
 from .errors import APIError
 from .models import Stats, TimeSeries
-from .state import cube, reader, settings
+from .state import admission, cube, reader, settings
+
+T = TypeVar("T")
 
 router = APIRouter(tags=["data"])
 
@@ -70,6 +77,11 @@ class DataRequest:
     entries: list[DateEntry]
     grid: RoiGrid
     qc: QCFilter
+
+    @property
+    def answer_bytes(self) -> int:
+        """Its values' float32 bytes: what the pixel budget bounds."""
+        return 4 * self.grid.shape[0] * self.grid.shape[1] * len(self.entries) * len(self.layers)
 
 
 def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> DataRequest:
@@ -112,33 +124,62 @@ async def _disconnected(request: Request) -> None:
         pass  # the request's (already read) body
 
 
-async def _read(request: Request, p: DataRequest) -> dict[str, dict[str, LayerRead]]:
+@dataclass
+class Watch:
+    """A request's end conditions: its client leaving (one watcher of ``http.disconnect``
+    for the request's life) and the loop time its work must end by."""
+
+    gone: asyncio.Future[None]
+    deadline: float
+
+    async def until(self, fut: asyncio.Future[T], late: str) -> T:
+        """``fut``'s result, unless the client leaves first (499, never sent) or the
+        deadline passes (503 saying ``late``); ``fut`` is then cancelled."""
+        timeout = max(0.0, self.deadline - asyncio.get_running_loop().time())
+        await asyncio.wait({fut, self.gone}, timeout=timeout, return_when="FIRST_COMPLETED")
+        if fut.done():  # done, even as the client left or the clock ran out: its outcome
+            return fut.result()
+        fut.cancel()
+        if self.gone.done():
+            raise APIError(CLIENT_GONE, "the client closed the request")
+        raise APIError(503, late, headers={"retry-after": "5"})
+
+
+@asynccontextmanager
+async def _admitted(request: Request, p: DataRequest) -> AsyncIterator[Watch]:
+    """Hold the request's bytes in the worker's :class:`~.admission.Admission` while it is
+    read and encoded; its reads must end :data:`READ_DEADLINE` after it arrived, its wait
+    for admission included."""
+    loop = asyncio.get_running_loop()
+    watch = Watch(asyncio.ensure_future(_disconnected(request)), loop.time() + READ_DEADLINE)
+    room, cost = admission(request), p.answer_bytes * ANSWER_OVERHEAD
+    try:
+        busy = f"the server had no room for the request within {READ_DEADLINE:g} s: retry later"
+        await watch.until(asyncio.ensure_future(room.acquire(cost)), busy)
+        try:
+            yield watch
+        finally:
+            room.release(cost)
+    finally:
+        watch.gone.cancel()
+
+
+async def _read(request: Request, p: DataRequest, watch: Watch) -> dict[str, dict[str, LayerRead]]:
     """The request's reads, awaited on one ticket of the reader's lanes; cancelled when
-    the client leaves (499, never sent) or after :data:`READ_DEADLINE` (503)."""
+    the client leaves (499, never sent) or at the deadline (503)."""
     batch = reader(request).start_many(
         cube(request).files, p.coll, p.entries, p.layers, p.grid, p.qc
     )
-    done = asyncio.wrap_future(batch.finished)
-    gone = asyncio.ensure_future(_disconnected(request))
-    try:
-        ended, _ = await asyncio.wait(
-            {done, gone}, timeout=READ_DEADLINE, return_when="FIRST_COMPLETED"
-        )
-    finally:
-        gone.cancel()
-        if not done.done():
-            batch.cancel()
-            done.cancel()  # its outcome (cancelled reads) is nobody's to retrieve
-    if done in ended:
-        return batch.result()
-    if gone in ended:
-        raise APIError(CLIENT_GONE, "the client closed the request")
-    raise APIError(
-        503,
+    late = (
         f"the request's {len(batch)} reads took longer than {READ_DEADLINE:g} s (the server "
-        "is busy or the request is large): retry later, or ask for fewer dates or layers",
-        headers={"retry-after": "5"},
+        "is busy or the request is large): retry later, or ask for fewer dates or layers"
     )
+    try:
+        await watch.until(asyncio.wrap_future(batch.finished), late)
+    except BaseException:
+        batch.cancel()
+        raise
+    return batch.result()
 
 
 async def _plan(request: Request, collection: str, params: DataParams, roi: Roi) -> DataRequest:
@@ -156,7 +197,8 @@ def _encode(p: DataRequest, reads: dict[str, dict[str, LayerRead]], fmt: str) ->
 
 
 async def _subset(request: Request, p: DataRequest, fmt: str) -> Response:
-    return await run_in_threadpool(_encode, p, await _read(request, p), fmt)
+    async with _admitted(request, p) as watch:
+        return await run_in_threadpool(_encode, p, await _read(request, p, watch), fmt)
 
 
 class RouteDoc(TypedDict, total=False):
@@ -240,7 +282,8 @@ def _stats(p: DataRequest, reads: dict[str, dict[str, LayerRead]]) -> TimeSeries
 
 
 async def _series(request: Request, p: DataRequest) -> TimeSeries:
-    return await run_in_threadpool(_stats, p, await _read(request, p))
+    async with _admitted(request, p) as watch:
+        return await run_in_threadpool(_stats, p, await _read(request, p, watch))
 
 
 SERIES_DOC = RouteDoc(

@@ -7,6 +7,7 @@ from starlette.requests import Request
 
 from leafcube.reader import Reader
 
+from .admission import Admission
 from .config import Settings
 from .cube import ServedCube
 
@@ -24,3 +25,8 @@ def settings(request: Request) -> Settings:
 def reader(request: Request) -> Reader:
     """The reader (threads and open datasets) of this app, made at start-up."""
     return request.app.state.reader
+
+
+def admission(request: Request) -> Admission:
+    """The app's admission of data requests by the bytes they hold."""
+    return request.app.state.admission
