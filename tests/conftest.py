@@ -104,19 +104,29 @@ http {{
     types {{ application/json json; image/tiff tif; application/xml vrt; }}
     server {{
         listen 127.0.0.1:{port};
-        root {root};
-        location / {{ }}
+        {site}
     }}
 }}
 """
+#: What the server block of :data:`NGINX_CONF` does: serve a folder, or proxy a server.
+STATIC_SITE = "root {root}; location / {{ }}"
+PROXY_SITE = (
+    "location / {{ proxy_pass http://127.0.0.1:{upstream}; proxy_http_version 1.1; "
+    "proxy_set_header Host $http_host; }}"
+)
 
 
-def start_nginx(root: Path, tmp: Path) -> tuple[subprocess.Popen, str]:
-    """Serve ``root`` with a minimal nginx (ranges, HEAD, 404s) on a free 127.0.0.1 port."""
-    port = free_port()
+def start_nginx(
+    root: Path, tmp: Path, upstream: int | None = None, port: int | None = None
+) -> tuple[subprocess.Popen, str]:
+    """Serve ``root`` with a minimal nginx (ranges, HEAD, 404s) on ``port`` (a free one by
+    default) of 127.0.0.1, or, given an ``upstream`` port, proxy the server there
+    (logging what crosses)."""
+    port = port or free_port()
     user = "user root;" if os.geteuid() == 0 else ""
     conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, port=port, root=root))
+    site = PROXY_SITE.format(upstream=upstream) if upstream else STATIC_SITE.format(root=root)
+    conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, port=port, site=site))
     proc = start_process(
         [NGINX, "-p", str(tmp), "-c", str(conf)], f"http://127.0.0.1:{port}/catalogue.json"
     )

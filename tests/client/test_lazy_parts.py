@@ -5,7 +5,6 @@ counters; the pixels equal those read from the whole catalogue."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -16,35 +15,10 @@ from leafcube.catalogue import load, query, save
 from leafcube.catalogue.roi import WGS84, bbox_geometry
 from leafcube.client import Cube
 from leafcube.reader import CubeFiles, Reader, roi_grid
-from tests.conftest import LEAFCUBE, NGINX, free_port, start_nginx, start_process, stop_process
+from tests.conftest import LEAFCUBE, free_port, start_nginx, start_process, stop_process
 from tests.server.archive import BBOX, YEARS, archive_cube
 
 COLL = "leaf-s2-20m-monthly"
-
-PROXY_CONF = """\
-{user}
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log {tmp}/access.log;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://127.0.0.1:{upstream};
-            proxy_http_version 1.1;
-            proxy_set_header Host $http_host;
-        }}
-    }}
-}}
-"""
 
 
 class Wire:
@@ -83,15 +57,10 @@ def serve(mode: str, cube: Path, tmp: Path, procs: list) -> Wire:
     upstream = free_port()
     args = [*LEAFCUBE, "serve", str(cube), "--host", "127.0.0.1", "--port", str(upstream)]
     procs.append(start_process(args, f"http://127.0.0.1:{upstream}/catalogue.json"))
-    port = free_port()
-    user = "user root;" if os.geteuid() == 0 else ""
-    conf = tmp / "proxy.conf"
-    conf.write_text(PROXY_CONF.format(user=user, tmp=tmp, port=port, upstream=upstream))
-    procs.append(
-        start_process([NGINX, "-p", str(tmp), "-c", str(conf)], f"http://127.0.0.1:{port}/")
-    )
+    proc, url = start_nginx(cube, tmp, upstream)
+    procs.append(proc)
     (tmp / "access.log").write_text("")  # the readiness probes are not the Cube's
-    return Wire(f"http://127.0.0.1:{port}", tmp / "access.log")
+    return Wire(url, tmp / "access.log")
 
 
 @pytest.fixture

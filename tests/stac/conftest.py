@@ -4,7 +4,6 @@ dates the tests read, and leafcube's own client's values there (what every tool 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pytest
 from pyproj import Transformer
 
 from leafcube.client import Cube
-from tests.conftest import LEAFCUBE, NGINX, NGINX_CONF, free_port, start_process, stop_process
+from tests.conftest import LEAFCUBE, free_port, start_nginx, stop_process
 
 #: The area the tests read, in the cube's CRS (EPSG:3979): inside tile42 only, with bare
 #: land (real LAI zeros) and cloud gaps (no data) on both dates.
@@ -94,10 +93,7 @@ def published(demo_cube, demo_exports, tmp_path_factory) -> Iterator[Published]:
         capture_output=True,
         timeout=300,
     )
-    conf = tmp / "nginx.conf"
-    user = "user root;" if os.geteuid() == 0 else ""
-    conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, port=port, root=dest))
-    proc = start_process([NGINX, "-p", str(tmp), "-c", str(conf)], f"{url}/catalogue.json")
+    proc, _ = start_nginx(dest, tmp, port=port)
     try:
         yield Published(url, dest)
     finally:
