@@ -81,7 +81,13 @@ class DataRequest:
     @property
     def answer_bytes(self) -> int:
         """Its values' float32 bytes: what the pixel budget bounds."""
-        return 4 * self.grid.shape[0] * self.grid.shape[1] * len(self.entries) * len(self.layers)
+        height, width = self.grid.shape
+        return height * width * _bytes_per_pixel(len(self.entries), len(self.layers))
+
+
+def _bytes_per_pixel(dates: int, layers: int) -> int:
+    """Bytes of a request's float32 answer per ROI pixel."""
+    return 4 * dates * layers
 
 
 def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> DataRequest:
@@ -103,7 +109,7 @@ def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> Dat
             "split the date range or the layer list",
         )
     budget = settings(request).max_request_bytes
-    per_pixel = 4 * len(entries) * len(names)
+    per_pixel = _bytes_per_pixel(len(entries), len(names))
     try:
         grid = roi_grid(coll, roi.geom, roi.crs, max_pixels=max(1, budget // per_pixel))
     except GridTooLarge as exc:
