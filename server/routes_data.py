@@ -142,7 +142,8 @@ class Watch:
         """``fut``'s result, unless the client leaves first (499, never sent) or the
         deadline passes (503 saying ``late``); ``fut`` is then cancelled."""
         timeout = max(0.0, self.deadline - asyncio.get_running_loop().time())
-        await asyncio.wait({fut, self.gone}, timeout=timeout, return_when="FIRST_COMPLETED")
+        either: set[asyncio.Future[Any]] = {fut, self.gone}
+        await asyncio.wait(either, timeout=timeout, return_when="FIRST_COMPLETED")
         if fut.done():  # done, even as the client left or the clock ran out: its outcome
             return fut.result()
         fut.cancel()
