@@ -116,6 +116,10 @@ PROXY_SITE = (
 )
 
 
+#: What :func:`start_nginx` asks until nginx answers: logs can tell its lines apart.
+READY_PATH = "/catalogue.json?ready"
+
+
 def start_nginx(
     root: Path, tmp: Path, upstream: int | None = None, port: int | None = None
 ) -> tuple[subprocess.Popen, str]:
@@ -128,7 +132,7 @@ def start_nginx(
     site = PROXY_SITE.format(upstream=upstream) if upstream else STATIC_SITE.format(root=root)
     conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, port=port, site=site))
     proc = start_process(
-        [NGINX, "-p", str(tmp), "-c", str(conf)], f"http://127.0.0.1:{port}/catalogue.json"
+        [NGINX, "-p", str(tmp), "-c", str(conf)], f"http://127.0.0.1:{port}{READY_PATH}"
     )
     return proc, f"http://127.0.0.1:{port}"
 

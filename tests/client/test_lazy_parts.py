@@ -15,7 +15,7 @@ from leafcube.catalogue import load, query, save
 from leafcube.catalogue.roi import WGS84, bbox_geometry
 from leafcube.client import Cube
 from leafcube.reader import CubeFiles, Reader, roi_grid
-from tests.conftest import LEAFCUBE, free_port, start_nginx, start_process, stop_process
+from tests.conftest import LEAFCUBE, READY_PATH, free_port, start_nginx, start_process, stop_process
 from tests.server.archive import BBOX, YEARS, archive_cube
 
 COLL = "leaf-s2-20m-monthly"
@@ -31,13 +31,15 @@ class Wire:
         """The part files fetched so far (local: one per file read), in order."""
         if self.log is None:
             return ["?"] * cube.part_cache.reads
-        lines = self.log.read_text().splitlines() if self.log.exists() else []
-        return [p for line in lines for p in line.split() if p.startswith("/catalogue/")]
+        return [p for line in self.lines() for p in line.split() if p.startswith("/catalogue/")]
+
+    def lines(self) -> list[str]:
+        """The access log's lines, less nginx's readiness probes (logged after they answer)."""
+        lines = self.log.read_text().splitlines() if self.log and self.log.exists() else []
+        return [line for line in lines if READY_PATH not in line]
 
     def requests(self) -> int:
-        if self.log is None or not self.log.exists():
-            return 0
-        return len(self.log.read_text().splitlines())
+        return len(self.lines())
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +54,12 @@ def serve(mode: str, cube: Path, tmp: Path, procs: list) -> Wire:
     if mode == "static":
         proc, url = start_nginx(cube, tmp)
         procs.append(proc)
-        (tmp / "access.log").write_text("")  # the readiness probe is not the Cube's
         return Wire(url, tmp / "access.log")
     upstream = free_port()
     args = [*LEAFCUBE, "serve", str(cube), "--host", "127.0.0.1", "--port", str(upstream)]
     procs.append(start_process(args, f"http://127.0.0.1:{upstream}/catalogue.json"))
     proc, url = start_nginx(cube, tmp, upstream)
     procs.append(proc)
-    (tmp / "access.log").write_text("")  # the readiness probes are not the Cube's
     return Wire(url, tmp / "access.log")
 
 
