@@ -8,7 +8,12 @@ import resource
 import socket
 from pathlib import Path
 
-from .config import DEFAULT_MAX_REQUEST_MB, Settings
+from .config import (
+    DEFAULT_MAX_READS,
+    DEFAULT_MAX_REQUEST_MB,
+    DEFAULT_READ_DEADLINE_S,
+    Settings,
+)
 
 APP = "leafcube.server.app:create_app"
 #: GDAL block cache per worker (MB) unless GDAL_CACHEMAX is set: warm tiles need far less.
@@ -49,6 +54,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"pixel budget of one subset or time series, MB of float32 "
         f"(default {DEFAULT_MAX_REQUEST_MB:g}, Earth Engine's)",
     )
+    p.add_argument(
+        "--max-reads",
+        type=int,
+        default=DEFAULT_MAX_READS,
+        help=f"(layer, date) pairs one subset or time series may read "
+        f"(default {DEFAULT_MAX_READS:,}); more is a 413",
+    )
+    p.add_argument(
+        "--read-deadline",
+        type=float,
+        default=DEFAULT_READ_DEADLINE_S,
+        metavar="SECONDS",
+        help=f"seconds a request's reads may take, queued behind others included "
+        f"(default {DEFAULT_READ_DEADLINE_S:g}); then a 503 with Retry-After",
+    )
     p.set_defaults(run=run)
 
 
@@ -66,6 +86,10 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError("--port must be 1-65535")
     if args.max_request_mb <= 0:
         raise ValueError("--max-request-mb must be positive")
+    if args.max_reads < 1:
+        raise ValueError("--max-reads must be at least 1")
+    if not 0 < args.read_deadline < float("inf"):
+        raise ValueError("--read-deadline must be a positive number of seconds")
     try:
         with socket.create_server((args.host, args.port)):
             pass
@@ -90,7 +114,12 @@ def run(args: argparse.Namespace) -> int:
     from granian.log import LogLevels
     from granian.server import Server
 
-    settings = Settings(args.cube.resolve(), int(args.max_request_mb * 1e6))
+    settings = Settings(
+        args.cube.resolve(),
+        int(args.max_request_mb * 1e6),
+        args.max_reads,
+        args.read_deadline,
+    )
     os.environ.update(settings.to_env())
     # GDAL's block cache defaults to 5 % of RAM per process; bound it per worker
     os.environ.setdefault("GDAL_CACHEMAX", str(GDAL_CACHE_MB))

@@ -3,9 +3,9 @@
 Both read through :mod:`leafcube.reader`, the pixel path the client uses too, so a
 subset here equals the client's static and local reads exactly.
 
-Each request is bounded before it reads (the pixel budget and :data:`MAX_READS`), its
+Each request is bounded before it reads (the pixel budget and ``--max-reads``), its
 reads are one ticket on the reader's lanes (served in turn with other requests'), and
-they are cancelled when the client goes away or after :data:`READ_DEADLINE` seconds.
+they are cancelled when the client goes away or after ``--read-deadline`` seconds.
 While it is read and encoded a request holds its answer's bytes in the worker's
 :class:`~.admission.Admission`, so concurrent large requests wait rather than pile up in
 memory. Planning and encoding run in the threadpool; the event loop only waits.
@@ -32,6 +32,7 @@ from leafcube.reader.reader import ReadCounts
 from leafcube.reader.stats import layer_stats
 
 from .admission import ANSWER_OVERHEAD
+from .config import DEFAULT_MAX_READS, DEFAULT_READ_DEADLINE_S
 from .dependencies import (
     DataParams,
     Roi,
@@ -49,12 +50,6 @@ T = TypeVar("T")
 
 router = APIRouter(tags=["data"])
 
-#: (layer, date) pairs one request may read; more is a 413 (the client splits by date).
-#: 10,000 reads of a point on a tile seam take about 25 s of a 2-core worker, cold.
-MAX_READS = 10_000
-#: Seconds a request's reads may take, queued behind others included; then the reads
-#: still queued are cancelled and it answers 503 with ``Retry-After``.
-READ_DEADLINE = 60.0
 #: Status of a request whose client left before it was answered (nginx's): never sent.
 CLIENT_GONE = 499
 
@@ -101,14 +96,15 @@ def plan(request: Request, collection: str, params: DataParams, roi: Roi) -> Dat
         raise APIError(400, f"layer(s) {twice} named more than once: name each layer once")
     coll = served.between(root, params.start, params.end)
     entries = query.require_dates(coll, params.start, params.end)
-    if len(names) * len(entries) > MAX_READS:
+    limits = settings(request)
+    if len(names) * len(entries) > limits.max_reads:
         raise APIError(
             413,
             f"the request reads {len(names)} layers x {len(entries)} dates = "
-            f"{len(names) * len(entries)} (layer, date) pairs but the limit is {MAX_READS}: "
-            "split the date range or the layer list",
+            f"{len(names) * len(entries)} (layer, date) pairs but the limit is "
+            f"{limits.max_reads}: split the date range or the layer list",
         )
-    budget = settings(request).max_request_bytes
+    budget = limits.max_request_bytes
     per_pixel = _bytes_per_pixel(len(entries), len(names))
     try:
         grid = roi_grid(coll, roi.geom, roi.crs, max_pixels=max(1, budget // per_pixel))
@@ -155,13 +151,14 @@ class Watch:
 @asynccontextmanager
 async def _admitted(request: Request, p: DataRequest) -> AsyncIterator[Watch]:
     """Hold the request's bytes in the worker's :class:`~.admission.Admission` while it is
-    read and encoded; its reads must end :data:`READ_DEADLINE` after it arrived, its wait
-    for admission included."""
+    read and encoded; its reads must end the read deadline (``--read-deadline``) after it
+    arrived, its wait for admission included."""
     loop = asyncio.get_running_loop()
-    watch = Watch(asyncio.ensure_future(_disconnected(request)), loop.time() + READ_DEADLINE)
+    seconds = settings(request).read_deadline_s
+    watch = Watch(asyncio.ensure_future(_disconnected(request)), loop.time() + seconds)
     room, cost = admission(request), p.answer_bytes * ANSWER_OVERHEAD
     try:
-        busy = f"the server had no room for the request within {READ_DEADLINE:g} s: retry later"
+        busy = f"the server had no room for the request within {seconds:g} s: retry later"
         await watch.until(asyncio.ensure_future(room.acquire(cost)), busy)
         try:
             yield watch
@@ -178,8 +175,9 @@ async def _read(request: Request, p: DataRequest, watch: Watch) -> dict[str, dic
         cube(request).files, p.coll, p.entries, p.layers, p.grid, p.qc
     )
     late = (
-        f"the request's {len(batch)} reads took longer than {READ_DEADLINE:g} s (the server "
-        "is busy or the request is large): retry later, or ask for fewer dates or layers"
+        f"the request's {len(batch)} reads took longer than "
+        f"{settings(request).read_deadline_s:g} s (the server is busy or the request is "
+        "large): retry later, or ask for fewer dates or layers"
     )
     try:
         await watch.until(asyncio.wrap_future(batch.finished), late)
@@ -228,9 +226,9 @@ SUBSET_DOC = RouteDoc(
         "float32(scale) + float32(offset), with the `X-Leafcube-Scales` and "
         "`X-Leafcube-Offsets` headers. Every format also gets `X-Leafcube-CRS`, "
         "`X-Leafcube-Transform` (a,b,c,d,e,f), `X-Leafcube-Shape`, `X-Leafcube-Layers` and "
-        "`X-Leafcube-Dates` headers. Requests over the pixel budget or over "
-        f"{MAX_READS} (layer, date) pairs get 413; reads not done within "
-        f"{READ_DEADLINE:g} s get 503."
+        "`X-Leafcube-Dates` headers. Requests over the pixel budget or over (by default) "
+        f"{DEFAULT_MAX_READS} (layer, date) pairs (`--max-reads`) get 413; reads not done "
+        f"within {DEFAULT_READ_DEADLINE_S:g} s (`--read-deadline`) get 503."
     ),
     response_class=Response,
     responses={
@@ -299,8 +297,9 @@ SERIES_DOC = RouteDoc(
         "Statistics of the ROI's pixels in physical units (QC-aware through `qc`), columnar: "
         "every list follows `dates`. Null where no pixel is valid. GET takes a point "
         "(`lon`, `lat`) or a box (`bbox`, `bbox-crs`); POST a GeoJSON polygon (in `crs`). "
-        f"At most {MAX_READS} (layer, date) pairs (413 beyond); reads not done within "
-        f"{READ_DEADLINE:g} s get 503."
+        f"At most {DEFAULT_MAX_READS} (layer, date) pairs by default (`--max-reads`; 413 "
+        f"beyond); reads not done within {DEFAULT_READ_DEADLINE_S:g} s (`--read-deadline`) "
+        "get 503."
     ),
 )
 

@@ -218,13 +218,19 @@ def _offset(token: str | None) -> int:
 
 class SearchBody(BaseSearchPostRequest):
     """stac-fastapi's POST search body, refusing a body that is not a JSON object (its
-    own checks would fail on one with an AttributeError, a 500)."""
+    own checks would fail on one with an AttributeError, a 500) and a ``bbox`` holding
+    anything but numbers (pydantic would read ``false`` as 0, which the schema forbids)."""
 
     @model_validator(mode="before")
     @classmethod
     def _an_object(cls, values: Any) -> Any:
         if not isinstance(values, dict):
             raise ValueError("the search body must be a JSON object")
+        bbox = values.get("bbox")
+        if isinstance(bbox, list | tuple) and not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in bbox
+        ):
+            raise ValueError(f"bbox must hold 4 or 6 numbers, not {bbox!r}")
         return values
 
 

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from leafcube.server.routes_data import MAX_READS
+from leafcube.server.config import DEFAULT_MAX_READS as MAX_READS
 from tests.conftest import stop_process
 from tests.hardening.busy import POINT, busy_cube, counts, fresh_points, open_request, wait_for
 from tests.hardening.conftest import start_worker
