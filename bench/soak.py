@@ -133,6 +133,14 @@ async def _wait(client: httpx.AsyncClient, proc: subprocess.Popen) -> None:
     sys.exit("the stack did not answer")
 
 
+async def _memory(client: httpx.AsyncClient, port: int) -> dict | None:
+    """What the worker on ``port`` says it holds (``GET /api/memory``), or None."""
+    try:
+        return (await client.get(f"http://127.0.0.1:{port}/api/memory")).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
 async def soak(args: argparse.Namespace, base: str, cert: Path, run_dir: Path, stack) -> dict:
     from leafcube.catalogue import load
 
@@ -152,6 +160,7 @@ async def soak(args: argparse.Namespace, base: str, cert: Path, run_dir: Path, s
     samples: list[dict] = []
     deadline = time.monotonic() + args.minutes * 60
     limits = httpx.Limits(max_connections=1)
+    direct = httpx.AsyncClient(timeout=30)  # each worker's /api/memory, past nginx
     clients = [
         httpx.AsyncClient(base_url=base, http2=True, verify=str(cert), timeout=120, limits=limits)
         for _ in range(args.clients)
@@ -192,6 +201,7 @@ async def soak(args: argparse.Namespace, base: str, cert: Path, run_dir: Path, s
                         "requests": sum(counts.values()),
                         "failed": sum(failures.values()),
                         "rss_mb": rss,
+                        "memory": {port: await _memory(direct, port) for port in pids},
                     }
                 )
                 print(json.dumps(samples[-1]), flush=True)
@@ -200,7 +210,7 @@ async def soak(args: argparse.Namespace, base: str, cert: Path, run_dir: Path, s
         tasks = [user(c) for c in clients[1:]] + [large(clients[0]), sampler()]
         await asyncio.gather(*tasks)
     finally:
-        for c in clients:
+        for c in [*clients, direct]:
             await c.aclose()
     return {
         "counts": dict(counts),

@@ -16,6 +16,7 @@ from .admission import HELD_BYTES, Admission
 from .config import Settings
 from .cube import ServedCube
 from .head import HeadAsGet
+from .memory import Trimmer
 from .responses import JSONResponse
 from .transport import BodyLimits
 
@@ -40,7 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with Reader() as reader:
             app.state.reader = reader
             await asyncio.to_thread(cube.warm_up, reader)
-            yield
+            trimming = asyncio.ensure_future(app.state.trimmer.run())
+            try:
+                yield
+            finally:
+                trimming.cancel()
 
     app = FastAPI(
         title="leafcube",
@@ -54,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.admission = Admission(HELD_BYTES)
+    app.state.trimmer = Trimmer()
     app.state.cube = cube
     errors.install(app)
     app.add_middleware(HeadAsGet)

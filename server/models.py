@@ -95,3 +95,24 @@ class TileJSON(BaseModel):
     bounds: list[float] = Field(min_length=4, max_length=4, description="west, south, east, north")
     center: list[float] = Field(min_length=3, max_length=3, description="lon, lat, zoom")
     attribution: str = ""
+
+
+class HeapOut(BaseModel):
+    """The C heap over every malloc arena, in MB (glibc's ``mallinfo2``)."""
+
+    in_use_mb: float
+    free_mb: float = Field(description="free but kept by the allocator (fragmentation)")
+    mmapped_mb: float
+
+
+class MemoryReport(BaseModel):
+    """What one worker holds in memory now, and in which of its bounded caches."""
+
+    rss_mb: float = Field(description="resident memory of the worker process")
+    heap: HeapOut | None = Field(description="null when the worker does not run on glibc")
+    open_datasets: int
+    cached_windows: int
+    part_bytes: int = Field(description="catalogue-part JSON bytes held in the part cache")
+    trims: int = Field(description="times the worker handed its free heap pages back")
+    trim_last_ms: float
+    trim_max_ms: float

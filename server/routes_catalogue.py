@@ -12,9 +12,19 @@ from leafcube.catalogue import Collection, query
 from leafcube.catalogue.gomez import gomez_view
 
 from .cube import ServedCube
-from .models import CollectionDetail, CollectionList, CollectionSummary, DateOut, Extent, Link
+from .memory import heap, rss_mb
+from .models import (
+    CollectionDetail,
+    CollectionList,
+    CollectionSummary,
+    DateOut,
+    Extent,
+    HeapOut,
+    Link,
+    MemoryReport,
+)
 from .responses import JSONResponse
-from .state import cube
+from .state import cube, reader, trimmer
 from .urls import base_url
 from .viewer_page import viewer_response, wants_html
 
@@ -160,3 +170,27 @@ def gomez(request: Request, collection: str) -> JSONResponse:
 )
 def parts(request: Request) -> dict[str, int]:
     return cube(request).parts.counts()
+
+
+@router.get(
+    "/api/memory",
+    summary="This worker's memory: resident, C heap in use and free, what its caches hold",
+    description=(
+        "For monitoring (and the soak bench): the answering worker's resident memory, its C "
+        "heap in use, free but kept, and mmapped (glibc only; null elsewhere), its open "
+        "datasets and decoded windows, the catalogue-part JSON bytes it holds, and how often "
+        "(and how long) it handed its free heap pages back to the system."
+    ),
+)
+def memory_report(request: Request) -> MemoryReport:
+    read, held, trims = reader(request), heap(), trimmer(request)
+    return MemoryReport(
+        rss_mb=round(rss_mb(), 1),
+        heap=None if held is None else HeapOut(**{k: round(v, 1) for k, v in vars(held).items()}),
+        open_datasets=read.open_datasets,
+        cached_windows=read.cached_windows,
+        part_bytes=cube(request).parts.nbytes,
+        trims=trims.count,
+        trim_last_ms=round(trims.last_ms, 2),
+        trim_max_ms=round(trims.max_ms, 2),
+    )

@@ -10,6 +10,7 @@ from leafcube.reader import Reader
 from .admission import Admission
 from .config import Settings
 from .cube import ServedCube
+from .memory import Trimmer
 
 
 def cube(request: Request) -> ServedCube:
@@ -30,3 +31,8 @@ def reader(request: Request) -> Reader:
 def admission(request: Request) -> Admission:
     """The app's admission of data requests by the bytes they hold."""
     return request.app.state.admission
+
+
+def trimmer(request: Request) -> Trimmer:
+    """The app's periodic hand-back of free heap pages (and its counts)."""
+    return request.app.state.trimmer
