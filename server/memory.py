@@ -16,7 +16,8 @@ from functools import cache
 MB = 1 << 20
 #: Seconds between two :func:`trim` calls of a worker. Without them, a soak's worker grew
 #: +13 % in 8 minutes after its caches were full, all of it free heap (fragmentation:
-#: freed decoder and block buffers between live ones); with them it stayed within 4 % (16 clients; 32 still grew).
+#: freed decoder and block buffers between live ones); with them it stayed within 4 %
+#: at 16 clients (32 still grew: docs/benchmarks.md).
 TRIM_EVERY_S = 10.0
 #: The environment variable that changes it (``0`` turns trimming off: the benchmarks'
 #: "before").
