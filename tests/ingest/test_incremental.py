@@ -43,14 +43,16 @@ def test_adding_one_month_adds_exactly_that_month(
         "catalogue.json",
         ".leafcube/ledger.json",
         f"gomez/{COLL}.json",
+        f"gomez/{COLL}/index.json",
         f"stac/{COLL}/collection.json",
-        f"stac/{COLL}/items.json",
     }
     new_paths = {p for p in changed if p not in before}
     assert changed - new_paths == allowed_changed
-    assert all(  # a new year: a new part, the older parts untouched
-        p.startswith((f"{COLL}/2025-01-01/", f"stac/{COLL}/items/2025-01-01_"))
-        or p == f"catalogue/{COLL}/2025.json"
+    assert all(  # a new year: a new part and its views, the older parts' untouched
+        p.startswith(
+            (f"{COLL}/2025-01-01/", f"stac/{COLL}/items/2025-01-01_", f"stac/{COLL}/2025/")
+        )
+        or p in (f"catalogue/{COLL}/2025.json", f"gomez/{COLL}/2025.json")
         for p in new_paths
     ), new_paths
     assert f"catalogue/{COLL}/2025.json" in new_paths
