@@ -10,7 +10,7 @@ import ctypes
 import ctypes.util
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 MB = 1 << 20
@@ -18,6 +18,17 @@ MB = 1 << 20
 #: +13 % in 8 minutes after its caches were full, all of it free heap (fragmentation:
 #: freed decoder and block buffers between live ones); with them it stayed within 4 %.
 TRIM_EVERY_S = 10.0
+#: The environment variable that changes it (``0`` turns trimming off: the benchmarks'
+#: "before").
+ENV_TRIM = "LEAFCUBE_TRIM_EVERY_S"
+
+
+def trim_every_s() -> float:
+    """:data:`TRIM_EVERY_S`, or what ``LEAFCUBE_TRIM_EVERY_S`` says (0 or less: never)."""
+    try:
+        return float(os.environ.get(ENV_TRIM, TRIM_EVERY_S))
+    except ValueError:
+        return TRIM_EVERY_S
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -80,7 +91,7 @@ class Trimmer:
     """Calls :func:`trim` every :data:`TRIM_EVERY_S` seconds on a thread, and counts the
     calls and their time (a trim holds each arena's lock while it walks it)."""
 
-    every_s: float = TRIM_EVERY_S
+    every_s: float = field(default_factory=trim_every_s)
     count: int = 0
     last_ms: float = 0.0
     max_ms: float = 0.0
@@ -93,7 +104,7 @@ class Trimmer:
         self.count += 1
 
     async def run(self) -> None:
-        """Trim until cancelled (the worker's shut-down)."""
-        while True:
+        """Trim until cancelled (the worker's shut-down); never when ``every_s`` <= 0."""
+        while self.every_s > 0:
             await asyncio.sleep(self.every_s)  # a period, not a synchronisation
             await asyncio.to_thread(self._once)
