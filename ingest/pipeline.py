@@ -242,8 +242,11 @@ def _remember(selection: _Selection, planned: list[Pending], landed: set[str]) -
 
 
 def _rewrite_all(cat: Catalogue, cube: Path) -> bool:
-    """True when the views must be written whole: they predate their split per part, or a
-    file the root names (a view, a part) is missing (a few stats, nothing read)."""
+    """True when the catalogue and views must be written whole: a format 1.0 root (dates
+    inline, no parts), views that predate their split per part, or a file the root names
+    (a view, a part) missing (a few stats, nothing read)."""
+    if any(c.dates and not c.parts for c in cat.collections.values()):
+        return True
     if any(f"gomez/{n}/index" not in cat.views for n, c in cat.collections.items() if c.parts):
         return True
     parts = [r.href for c in cat.collections.values() for r in c.parts.values()]
@@ -286,13 +289,14 @@ def ingest(
         clear_tmp(tmp_dir(cube))
         remembered = (cube / "catalogue.json").exists()
         cat = load_root(cube) if remembered else Catalogue()
-        if any(stale_layers(c) for c in cat.collections.values()):
+        stale = any(stale_layers(c) for c in cat.collections.values())
+        if stale:
             cat = load(cube)  # an older cube: every COG of its stale layers is rewritten
         report.upgraded = upgrade_cube(cat, cube, tmp_dir(cube), progress)
         ledger = Ledger(cube)
         pending = Unfinished(cube)
         known = settings(cube)
-        full = pending.full or bool(report.upgraded) or _rewrite_all(cat, cube)
+        full = pending.full or stale or _rewrite_all(cat, cube)
         full = full or bool(base_url and base_url != known.get("base_url"))
         base_url = base_url or known.get("base_url")
 
