@@ -7,7 +7,9 @@ links of one small pair, so building stays fast), ingests each into a cube, then
 under ``/usr/bin/time`` (wall, CPU, peak RSS of the ``leafcube ingest`` process):
 
 - **no-op**: the same exports again (nothing new);
-- **one new date**: the next day's files added.
+- **one new date**: the next day's files added;
+- **import only**: ``import leafcube.ingest.pipeline`` alone, the floor every run pays
+  (Python, GDAL through rasterio, leafcube's ingest modules).
 
 ``--before PYTHON`` runs the same with another leafcube install (e.g. git main's venv)
 side by side, at the sizes of ``--before-dates`` only (it rescans everything, so it is
@@ -82,10 +84,13 @@ def add_dates(exports: Path, template: dict[str, Path], first: int, count: int) 
 def measure(python: str, what: str, dates: int, exports: Path, cube: Path) -> Run:
     """One ``leafcube ingest`` under ``/usr/bin/time``: wall, user + system, peak RSS."""
     cmd = [python, "-m", "leafcube.cli.main", "ingest", str(exports), "--cube", str(cube)]
+    cmd += ["--quiet", "--workers", "2"]
+    if what == "import only":  # the floor: Python, GDAL and leafcube's ingest modules loaded
+        cmd = [python, "-c", "import leafcube.ingest.pipeline"]
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [TIME, "-f", "%U %S %M", "-o", out.name, *cmd, "--quiet", "--workers", "2"],
+            [TIME, "-f", "%U %S %M", "-o", out.name, *cmd],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -104,7 +109,8 @@ def archive(python: str, dates: int, work: Path, template: dict[str, Path]) -> l
     shutil.rmtree(exports, ignore_errors=True)
     shutil.rmtree(cube, ignore_errors=True)
     add_dates(exports, template, 0, dates)
-    runs = [measure(python, "first ingest", dates, exports, cube)]
+    runs = [measure(python, "import only", dates, exports, cube)]
+    runs.append(measure(python, "first ingest", dates, exports, cube))
     runs.append(measure(python, "no-op", dates, exports, cube))
     add_dates(exports, template, dates, 1)
     runs.append(measure(python, "one new date", dates, exports, cube))
@@ -130,7 +136,8 @@ def main() -> None:
             if args.before and dates in args.before_dates:
                 runs += archive(args.before, dates, work, template)
             runs += archive(sys.executable, dates, work, template)
-            print(json.dumps([asdict(r) for r in runs if r.dates in (dates, dates + 1)]))
+            done = [asdict(r) for r in runs if r.dates in (dates, dates + 1)]
+            print(json.dumps(done), flush=True)
     print(f"{'run':<14}{'dates':>7} {'leafcube':<6}{'wall s':>9}{'cpu s':>8}{'RSS MB':>8}")
     for r in runs:
         print(f"{r.what:<14}{r.dates:>7} {r.leafcube:<6}", end="")

@@ -273,3 +273,45 @@ def test_an_old_whole_ledger_is_split_into_months_and_gives_the_same_catalogue(
     assert again == months
     assert (cube_copy / "catalogue.json").read_bytes() == catalogue
     assert "0 COG(s) written" in run_ingest(demo_exports, "--cube", cube_copy).stderr
+
+
+@pytest.mark.slow
+def test_a_killed_run_is_finished_by_the_next_whatever_its_sources(tmp_path, run_ingest):
+    """A run killed after its ledger recorded COGs leaves ``pending.json``; the next run,
+    given other exports, still puts every COG the ledger holds into the catalogue."""
+    exports = make_exports(tmp_path / "exports", [(2023, m) for m in (1, 2, 3)])
+    other = make_exports(tmp_path / "other", [(2024, 1)])
+    cube = tmp_path / "cube"
+    ledger = cube / ".leafcube" / "ledger"
+    proc = subprocess.Popen(
+        [*LEAFCUBE, "ingest", str(exports), "--cube", str(cube), "--workers", "2"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if ledger.is_dir() and any(ledger.rglob("*.json")):  # COGs recorded, run not done
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "ingest finished before the kill: give it more exports"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (cube / ".leafcube" / "pending.json").is_file()
+    recorded = set()
+    for path in ledger.rglob("*.json"):
+        recorded |= set(orjson.loads(path.read_bytes()))
+    assert recorded
+
+    out = run_ingest(other, "--cube", cube)
+    assert out.returncode == 0, out.stderr
+    listed = {
+        t.href
+        for coll in load(cube).collections.values()
+        for entry in coll.dates.values()
+        for files in entry.layers.values()
+        for t in files.tiles.values()
+    }
+    assert recorded <= listed
+    assert any(h.startswith(f"{COLL}/2024-01-01/") for h in listed)
+    assert not (cube / ".leafcube" / "pending.json").exists()
