@@ -24,7 +24,7 @@ import orjson
 
 from .folder import json_bytes, read_json, write_if_changed
 from .models import Catalogue, Collection
-from .parts import PartKeys, in_scope, index, partition_of
+from .parts import PartKeys, in_scope, index, part_key, partition_of
 from .store import read_parts
 
 #: The views' folder, relative to the cube root.
@@ -142,14 +142,14 @@ def _write_collection(
             view = dict(sorted((kept | view).items()))
         fresh[y] = view
     raw: dict[str, bytes] = {}
-    by_year = {}
+    by_year: dict[str, dict[str, list[str]]] = {}
     for y in held:
         if y in fresh:
             by_year[y], raw[y] = fresh[y], json_bytes(fresh[y])
             write_if_changed(cube / year_href(coll.name, y), raw[y])
         else:
             raw[y] = _stored(coll, cube, base_url, y)
-            by_year[y] = _parse(raw[y])
+            by_year[y] = orjson.loads(raw[y])
     docs = _joined(coll.name, by_year, raw)
     write_if_changed(cube / index_href(coll.name), json_bytes(docs[index_href(coll.name)]))
     write_if_changed(cube / whole_href(coll.name), json_bytes(docs[whole_href(coll.name)]))
@@ -157,10 +157,6 @@ def _write_collection(
     for entry in os.scandir(folder):
         if entry.name != INDEX_NAME and entry.name.removesuffix(".json") not in held:
             os.unlink(entry.path)
-
-
-def _parse(data: bytes) -> dict[str, list[str]]:
-    return dict(orjson.loads(data))
 
 
 def _stored(coll: Collection, cube: Path, base_url: str | None, year: str) -> bytes:
@@ -180,7 +176,8 @@ def _stored(coll: Collection, cube: Path, base_url: str | None, year: str) -> by
 def _untouched_months(
     coll: Collection, cube: Path, base_url: str | None, year: str, keys: set[str]
 ) -> dict[str, list[str]]:
-    """The dates of ``year``'s months that are not rewritten, from its view on disk."""
+    """The dates of ``year``'s months that are not rewritten (not in ``keys``), from its
+    view on disk, or from their parts of the catalogue when there is none yet."""
     months = {k for k in index(coll) if year_of(k) == year and k not in keys}
     if not months:
         return {}
@@ -188,7 +185,7 @@ def _untouched_months(
     if stored is None:
         refs = [coll.parts[m] for m in sorted(months)]
         stored = gomez_view(read_parts(cube, coll, refs), base_url, year)
-    return {k: v for k, v in stored.items() if k[:7] in months}
+    return {k: v for k, v in stored.items() if part_key(k, "month") in months}
 
 
 def _prune_collections(cat: Catalogue, cube: Path) -> None:

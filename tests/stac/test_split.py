@@ -210,3 +210,20 @@ def test_a_month_rewrites_its_year_from_the_catalogue_when_the_year_view_is_miss
     assert {p: b for p, b in view_files(tmp_path).items() if p.startswith("gomez/")} == {
         p: b for p, b in expected.items() if p.startswith("gomez/")
     }
+
+
+def test_a_write_over_the_whole_collection_layout_removes_its_items_json(tmp_path):
+    """A cube written before the split had one ``items.json`` a collection: it goes."""
+    cat = make()
+    old = tmp_path / "stac" / DAILY / "items.json"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b'{"type": "FeatureCollection", "features": []}')
+    write(cat, tmp_path)
+    assert not old.exists()
+    assert sorted(p.name for p in old.parent.iterdir()) == [
+        "2022-12",
+        "2023-01",
+        "2023-02",
+        "collection.json",
+        "items",
+    ]
