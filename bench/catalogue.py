@@ -336,16 +336,19 @@ def ingest_runs(root: Path) -> tuple[Run, Run, int]:
 
 
 def mb(n: float) -> str:
+    """Bytes as kB below 1 MB, else MB."""
+    if n < 1e6:
+        return f"{n / 1e3:.1f} kB"
     return f"{n / 1e6:.2f} MB" if n < 1e7 else f"{n / 1e6:.0f} MB"
 
 
 def table(rows: Iterable[Row]) -> str:
     """The markdown table: this run's figures, and issue 15's before them."""
     head = (
-        "| dates | | root catalogue.json | parts (largest) | STAC | `Cube(url)` + 1-date "
-        "extract, local / static / server s | server ready s | server RSS ready → after "
-        "extract MB | ingest of 1 new date s (peak MB) | no-op re-run s (peak MB) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
+        "| dates | | root catalogue.json | parts (largest) | STAC | `Cube(url)` s, local / "
+        "static / server | `Cube(url)` + 1-date extract s | server ready s | server RSS "
+        "ready → after extract MB | ingest of 1 new date s (peak MB) | no-op re-run s (peak "
+        "MB) |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -353,14 +356,15 @@ def table(rows: Iterable[Row]) -> str:
         if before:
             lines.append(
                 f"| {r.dates:,} | format 1.0 | {before['root']} | – | {before['stac']} | "
-                f"{before['open']} (`Cube(url)` alone) | {before['ready']} | – | "
+                f"{before['open']} | – | {before['ready']} | – | "
                 f"{before.get('ingest', '–')} | {before.get('noop', '–')} |"
             )
+        opened = " / ".join(f"{r.open_s[m]:.2f}" for m in MODES)
         total = " / ".join(f"{r.total_s[m]:.2f}" for m in MODES)
         lines.append(
             f"| {r.dates:,} | this run | {mb(r.root_bytes)} | {r.parts:,} "
             f"({mb(r.largest_part_bytes)}) | {mb(r.stac_bytes)}, {r.stac_files:,} files | "
-            f"{total} | {r.server_ready_s:.2f} | {r.server_rss_ready_mb:.0f} → "
+            f"{opened} | {total} | {r.server_ready_s:.2f} | {r.server_rss_ready_mb:.0f} → "
             f"{r.server_rss_after_mb:.0f} | {r.ingest.wall:.1f} ({r.ingest.peak_mib:.0f}) | "
             f"{r.noop.wall:.1f} ({r.noop.peak_mib:.0f}) |"
         )

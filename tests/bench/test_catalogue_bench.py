@@ -49,7 +49,7 @@ def test_bench_at_forty_dates(tmp_path, capsys):
     assert main(["--sizes", str(DATES), "--repeat", "1", "--out", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3  # header, separator, one row (no format-1.0 figures at 40)
-    assert all(line.count("|") == 11 for line in lines)
+    assert all(line.count("|") == 12 for line in lines)
     assert lines[2].startswith(f"| {DATES} | this run |")
 
     (row,) = json.loads((tmp_path / "catalogue.json").read_text())
