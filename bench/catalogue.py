@@ -342,13 +342,18 @@ def mb(n: float) -> str:
     return f"{n / 1e6:.2f} MB" if n < 1e7 else f"{n / 1e6:.0f} MB"
 
 
+def run(r: Run) -> str:
+    """An ingest run as wall / CPU seconds (peak MB): CPU is what load disturbs least."""
+    return f"{r.wall:.1f} / {r.cpu:.1f} ({r.peak_mib:.0f})"
+
+
 def table(rows: Iterable[Row]) -> str:
     """The markdown table: this run's figures, and issue 15's before them."""
     head = (
         "| dates | | root catalogue.json | parts (largest) | STAC | `Cube(url)` s, local / "
         "static / server | `Cube(url)` + 1-date extract s | server ready s | server RSS "
-        "ready → after extract MB | ingest of 1 new date s (peak MB) | no-op re-run s (peak "
-        "MB) |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "ready → after extract MB | ingest of 1 new date s, wall / CPU (peak MB) | no-op "
+        "re-run s, wall / CPU (peak MB) |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -365,8 +370,7 @@ def table(rows: Iterable[Row]) -> str:
             f"| {r.dates:,} | this run | {mb(r.root_bytes)} | {r.parts:,} "
             f"({mb(r.largest_part_bytes)}) | {mb(r.stac_bytes)}, {r.stac_files:,} files | "
             f"{opened} | {total} | {r.server_ready_s:.2f} | {r.server_rss_ready_mb:.0f} → "
-            f"{r.server_rss_after_mb:.0f} | {r.ingest.wall:.1f} ({r.ingest.peak_mib:.0f}) | "
-            f"{r.noop.wall:.1f} ({r.noop.peak_mib:.0f}) |"
+            f"{r.server_rss_after_mb:.0f} | {run(r.ingest)} | {run(r.noop)} |"
         )
     return head + "\n".join(lines)
 
