@@ -18,10 +18,12 @@ Measured per size, each client run cold in a fresh process, median of ``--repeat
   folder), static mode (a minimal nginx) and server mode (``leafcube serve``);
 - the server's time to ready and RSS (process tree) after ready and after the extracts;
 - on a hard-linked copy of the cube: ``leafcube ingest`` of every export plus one new date
-  (wall, peak RSS from ``/usr/bin/time``), then the same run again (the no-op re-run).
+  (wall, peak RSS from ``/usr/bin/time``), then the same run again (the no-op re-run);
+  ``--skip-ingest`` leaves these out.
 
 Run: ``flock /work/bench.lock nice -n 5 .venv/bin/python bench/catalogue.py --sizes 120 1000
-[--repeat 3] [--build-only] [--out DIR]``; results also go to ``OUT/catalogue.json``.
+[--repeat 3] [--build-only] [--skip-ingest] [--out DIR]``; results also go to
+``OUT/catalogue.json``.
 """
 
 from __future__ import annotations
@@ -237,9 +239,9 @@ class Row:
     server_ready_s: float
     server_rss_ready_mb: float
     server_rss_after_mb: float
-    ingest: Run
-    noop: Run
-    dates_after: int
+    ingest: Run | None
+    noop: Run | None
+    dates_after: int | None
     pixels: int
     lai_sum: float
 
@@ -261,8 +263,9 @@ def extracts(url: str, mode: str, newest: str, repeat: int) -> list[dict]:
     return runs
 
 
-def measure_size(out: Path, dates: int, repeat: int) -> Row:
-    """Every figure of one size (the cube built or taken from the cache)."""
+def measure_size(out: Path, dates: int, repeat: int, with_ingest: bool = True) -> Row:
+    """Every figure of one size (the cube built or taken from the cache); the ingest runs
+    unless ``with_ingest`` is False."""
     root = build(out, dates)
     cube = root / "cube"
     built = json.loads((root / "built.json").read_text())
@@ -296,7 +299,7 @@ def measure_size(out: Path, dates: int, repeat: int) -> Row:
     if len(answers) != 1:
         raise RuntimeError(f"the modes disagree: {answers}")
     ((pixels, lai_sum),) = answers
-    ingest_run, noop_run, after = ingest_runs(root)
+    ingest_run, noop_run, after = ingest_runs(root) if with_ingest else (None, None, None)
     return Row(
         dates=dates,
         build_s=built["exports_s"] + built["ingest_s"],
@@ -342,8 +345,10 @@ def mb(n: float) -> str:
     return f"{n / 1e6:.2f} MB" if n < 1e7 else f"{n / 1e6:.0f} MB"
 
 
-def run(r: Run) -> str:
+def run(r: Run | None) -> str:
     """An ingest run as wall / CPU seconds (peak MB): CPU is what load disturbs least."""
+    if r is None:
+        return "not run"
     return f"{r.wall:.1f} / {r.cpu:.1f} ({r.peak_mib:.0f})"
 
 
@@ -380,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[120, 1_000], help=f"of {SIZES}")
     ap.add_argument("--repeat", type=int, default=3, help="cold client runs per mode")
     ap.add_argument("--build-only", action="store_true", help="build (or reuse) the cubes")
+    ap.add_argument(
+        "--skip-ingest", action="store_true", help="no ingest runs (minutes from 10,000 dates)"
+    )
     ap.add_argument("--out", type=Path, default=OUT, help="where cubes and results go")
     args = ap.parse_args(argv)
     if min(args.sizes) < 1 or args.repeat < 1:
@@ -393,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     for n in args.sizes:
-        rows.append(measure_size(args.out, n, args.repeat))
+        rows.append(measure_size(args.out, n, args.repeat, not args.skip_ingest))
         log(f"{n:,} dates measured")
     print(table(rows))
     doc = [asdict(r) for r in rows]
