@@ -94,16 +94,16 @@ import json, sys, time
 import numpy as np
 url, mode, day, x0, y0, x1, y1 = sys.argv[1:]
 from leafcube.client import Cube
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 cube = Cube(url, mode, progress=False)
 cube.collections
 t_open = time.perf_counter() - t0
 res = cube.extract("LAI", tuple(map(float, (x0, y0, x1, y1))), start=day, end=day,
                    roi_crs="EPSG:3979")
-t_total = time.perf_counter() - t0
+t_total, cpu = time.perf_counter() - t0, time.process_time() - c0
 a = res.stack("LAI")
 cube.close()
-print(json.dumps({"open": t_open, "total": t_total, "dates": len(res.dates),
+print(json.dumps({"open": t_open, "total": t_total, "cpu": cpu, "dates": len(res.dates),
                   "valid": int(np.isfinite(a).sum()), "sum": float(np.nansum(a))}))
 """
 
@@ -236,6 +236,7 @@ class Row:
     stac_files: int
     open_s: dict[str, float]
     total_s: dict[str, float]
+    cpu_s: dict[str, float]
     server_ready_s: float
     server_rss_ready_mb: float
     server_rss_after_mb: float
@@ -246,17 +247,38 @@ class Row:
     lai_sum: float
 
 
-def peer(url: str, mode: str, newest: str) -> dict:
-    """One cold ``Cube(url)`` + 1-date extract in a fresh process."""
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its descendants so far."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+            todo += map(int, Path(f"/proc/{p}/task/{p}/children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def peer(url: str, mode: str, newest: str, server: int | None) -> dict:
+    """One cold ``Cube(url)`` + 1-date extract in a fresh process; its CPU seconds include
+    the ``server`` process tree's during the run."""
     cmd = [sys.executable, "-c", PEER, url, mode, newest, *map(str, BBOX)]
+    before = tree_cpu_s(server) if server else 0.0
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{mode} extract failed: {done.stderr[-800:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["cpu"] += tree_cpu_s(server) - before if server else 0.0
+    return out
 
 
-def extracts(url: str, mode: str, newest: str, repeat: int) -> list[dict]:
-    runs = [peer(url, mode, newest) for _ in range(repeat)]
+def extracts(
+    url: str, mode: str, newest: str, repeat: int, server: int | None = None
+) -> list[dict]:
+    """``repeat`` cold runs of one mode, checked to find one date with data."""
+    runs = [peer(url, mode, newest, server) for _ in range(repeat)]
     for r in runs:
         if r["dates"] != 1 or r["valid"] == 0:
             raise RuntimeError(f"{mode}: expected one date with data, got {r}")
@@ -291,7 +313,8 @@ def measure_size(out: Path, dates: int, repeat: int, with_ingest: bool = True) -
     try:
         ready = time.perf_counter() - t0
         rss_ready = tree_rss_mb(proc.pid)
-        runs["server"] = extracts(f"http://127.0.0.1:{port}", "server", newest, repeat)
+        api = f"http://127.0.0.1:{port}"
+        runs["server"] = extracts(api, "server", newest, repeat, proc.pid)
         rss_after = tree_rss_mb(proc.pid)
     finally:
         stop_process(proc)
@@ -311,6 +334,7 @@ def measure_size(out: Path, dates: int, repeat: int, with_ingest: bool = True) -
         stac_files=stac[1],
         open_s={m: statistics.median(r["open"] for r in runs[m]) for m in MODES},
         total_s={m: statistics.median(r["total"] for r in runs[m]) for m in MODES},
+        cpu_s={m: statistics.median(r["cpu"] for r in runs[m]) for m in MODES},
         server_ready_s=ready,
         server_rss_ready_mb=rss_ready,
         server_rss_after_mb=rss_after,
@@ -356,9 +380,10 @@ def table(rows: Iterable[Row]) -> str:
     """The markdown table: this run's figures, and issue 15's before them."""
     head = (
         "| dates | | root catalogue.json | parts (largest) | STAC | `Cube(url)` s, local / "
-        "static / server | `Cube(url)` + 1-date extract s | server ready s | server RSS "
-        "ready → after extract MB | ingest of 1 new date s, wall / CPU (peak MB) | no-op "
-        "re-run s, wall / CPU (peak MB) |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "static / server | `Cube(url)` + 1-date extract s | its CPU s (+ server's) | server "
+        "ready s | server RSS ready → after extract MB | ingest of 1 new date s, wall / CPU "
+        "(peak MB) | no-op re-run s, wall / CPU (peak MB) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -366,15 +391,16 @@ def table(rows: Iterable[Row]) -> str:
         if before:
             lines.append(
                 f"| {r.dates:,} | format 1.0 | {before['root']} | – | {before['stac']} | "
-                f"{before['open']} | – | {before['ready']} | – | "
+                f"{before['open']} | – | – | {before['ready']} | – | "
                 f"{before.get('ingest', '–')} | {before.get('noop', '–')} |"
             )
         opened = " / ".join(f"{r.open_s[m]:.2f}" for m in MODES)
         total = " / ".join(f"{r.total_s[m]:.2f}" for m in MODES)
+        cpu = " / ".join(f"{r.cpu_s[m]:.2f}" for m in MODES)
         lines.append(
             f"| {r.dates:,} | this run | {mb(r.root_bytes)} | {r.parts:,} "
             f"({mb(r.largest_part_bytes)}) | {mb(r.stac_bytes)}, {r.stac_files:,} files | "
-            f"{opened} | {total} | {r.server_ready_s:.2f} | {r.server_rss_ready_mb:.0f} → "
+            f"{opened} | {total} | {cpu} | {r.server_ready_s:.2f} | {r.server_rss_ready_mb:.0f} → "
             f"{r.server_rss_after_mb:.0f} | {run(r.ingest)} | {run(r.noop)} |"
         )
     return head + "\n".join(lines)

@@ -49,7 +49,7 @@ def test_bench_at_forty_dates(tmp_path, capsys):
     assert main(["--sizes", str(DATES), "--repeat", "1", "--out", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3  # header, separator, one row (no format-1.0 figures at 40)
-    assert all(line.count("|") == 12 for line in lines)
+    assert all(line.count("|") == 13 for line in lines)
     assert lines[2].startswith(f"| {DATES} | this run |")
 
     (row,) = json.loads((tmp_path / "catalogue.json").read_text())
@@ -74,6 +74,7 @@ def test_bench_at_forty_dates(tmp_path, capsys):
 
     for mode in ("local", "static", "server"):
         assert 0 < row["open_s"][mode] <= row["total_s"][mode] < 60
+        assert 0 < row["cpu_s"][mode] < 60
     assert 0 < row["server_ready_s"] < 60
     assert 50 < row["server_rss_ready_mb"] <= row["server_rss_after_mb"] * 1.5 < 4000
     for run in (row["ingest"], row["noop"]):
