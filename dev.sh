@@ -19,6 +19,8 @@ system_packages() {
   # deploy tests run the Apache recipe too, and publish over rsync
   command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ] || need+=(apache2)
   command -v rsync >/dev/null || need+=(rsync)
+  # tests/ingest traces a no-op re-run (it must open no COG)
+  command -v strace >/dev/null || need+=(strace)
   /usr/bin/python3 -c "import osgeo.gdal, venv" 2>/dev/null || need+=(python3-gdal python3-venv)
   # the viewer tests drive Debian's Chromium headless (Playwright, no browser download)
   [ -x /usr/bin/chromium ] || need+=(chromium fonts-dejavu-core)

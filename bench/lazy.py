@@ -4,7 +4,7 @@
 One run makes a current LEAF export (LAI, QC, Date; ``--months`` months of a smooth,
 noisy landscape with clouds, ``--size`` pixels a side, as ``bench/ingest.py`` writes
 them), ingests it with the plain nginx's URL as base URL (so the static STAC's
-``items.json`` has absolute hrefs), serves the cube with nginx and with ``leafcube
+parts' ``items.json`` have absolute hrefs), serves the cube with nginx and with ``leafcube
 serve``, and times, each peer in a fresh process:
 
 - **open**: laying out the lazy Dataset (no pixel read);
@@ -44,7 +44,9 @@ x0, y0, x1, y1 = map(float, (x0, y0, x1, y1))
 t0 = time.perf_counter()
 if kind == "odc-stac":
     import odc.stac, pystac
-    items = pystac.ItemCollection.from_file(f"{url}/stac/{coll}/items.json")
+    home = pystac.Collection.from_file(f"{url}/stac/{coll}/collection.json")
+    parts = [lk.absolute_href.rsplit("/", 1)[0] for lk in home.get_child_links()]
+    items = [i for p in parts for i in pystac.ItemCollection.from_file(f"{p}/items.json")]
     ds = odc.stac.load(items, bands=["LAI"], crs="EPSG:3979", resolution=20,
                        x=(x0, x1), y=(y1, y0), chunks={"x": 512, "y": 512})
     band = items[0].assets["LAI"].extra_fields["raster:bands"][0]

@@ -52,11 +52,14 @@ def read_json(path: Path, default: Any) -> Any:
         return default
 
 
+def json_bytes(doc: Any) -> bytes:
+    """``doc`` as the indented, key-sorted JSON the cube's views are written in."""
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+
+
 def write_json(path: Path, doc: Any) -> bool:
     """Write ``doc`` as indented, key-sorted JSON if it changed."""
-    return write_if_changed(
-        path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    )
+    return write_if_changed(path, json_bytes(doc))
 
 
 @contextmanager

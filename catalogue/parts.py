@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import abc
 from collections.abc import Iterable, Mapping
 
 from .errors import CatalogueError
@@ -17,6 +18,10 @@ from .models import Collection, DateEntry, Partition, PartRef
 
 #: Collections whose periods are shorter than this (daily, weekly) get monthly parts.
 MONTHLY_BELOW_DAYS = 28
+
+#: Which parts of which collections changed: collection name → part keys (the views'
+#: incremental writers take it as ``only``).
+PartKeys = Mapping[str, abc.Collection[str]]
 
 #: Where the parts live: ``catalogue/{collection}/{part}.json`` beside ``catalogue.json``.
 PARTS_DIR = "catalogue"
@@ -38,13 +43,42 @@ def part_href(collection: str, key: str) -> str:
     return f"{PARTS_DIR}/{collection}/{key}.json"
 
 
+def partition_of(coll: Collection) -> Partition:
+    """``coll.partition``, or the one its first save will choose from its dates."""
+    return coll.partition or choose_partition(coll.dates.values())
+
+
 def group(coll: Collection) -> dict[str, list[str]]:
-    """The date keys of ``coll.dates`` by part key (``coll.partition`` must be set)."""
-    assert coll.partition is not None
+    """The date keys of ``coll.dates`` by part key, both sorted."""
+    partition = partition_of(coll)
     out: dict[str, list[str]] = {}
     for k in sorted(coll.dates):
-        out.setdefault(part_key(k, coll.partition), []).append(k)
+        out.setdefault(part_key(k, partition), []).append(k)
     return out
+
+
+def index(coll: Collection) -> dict[str, tuple[dt.date, dt.date, int]]:
+    """Each part's first day, last day and number of dates as the next save indexes them
+    (the dates held, grouped, and the root's refs of the parts not loaded), by key: what
+    the views' per-collection documents are made of, without loading a part."""
+    out = {k: (r.start, r.end, r.count) for k, r in coll.parts.items() if k not in coll.loaded}
+    for key, keys in group(coll).items():
+        entries = [coll.dates[k] for k in keys]
+        out[key] = (min(e.start for e in entries), max(e.end for e in entries), len(keys))
+    return dict(sorted(out.items()))
+
+
+def in_scope(coll: Collection, keys: Iterable[str] | None) -> list[str]:
+    """The part keys of ``keys`` (None: all) that ``coll`` still has, sorted: those whose
+    views an incremental writer rewrites. Raise for a part it has but did not load: its
+    views would be written without its dates."""
+    held = index(coll)
+    wanted = sorted(held if keys is None else {k for k in keys if k in held})
+    have = set(group(coll))
+    absent = [k for k in wanted if k not in have]
+    if absent:
+        raise CatalogueError(f"parts {absent} of {coll.name!r} must be loaded to write their views")
+    return wanted
 
 
 def touching(

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from shapely.geometry import box, mapping
 
 from .models import Catalogue, Collection, DateEntry, LayerSpec, TileFile
+from .parts import PartKeys, group, in_scope, index
 from .roi import WGS84, reproject
 
 STAC_VERSION = "1.1.0"
@@ -62,9 +63,29 @@ def item_id(coll: Collection, entry: DateEntry, tile: str) -> str:
     return f"{coll.name}-{entry.key}-{tile}"
 
 
+def collection_file(name: str) -> str:
+    """Where the static catalogue keeps a collection, relative to the cube root."""
+    return f"stac/{name}/collection.json"
+
+
+def items_dir(name: str) -> str:
+    """The folder of a collection's item files (``{date}_{tile}.json``), from the cube root."""
+    return f"stac/{name}/items"
+
+
 def item_file(coll: Collection, entry: DateEntry, tile: str) -> str:
     """Where the static catalogue keeps that item, relative to the cube root."""
-    return f"stac/{coll.name}/items/{entry.key}_{tile}.json"
+    return f"{items_dir(coll.name)}/{entry.key}_{tile}.json"
+
+
+def part_catalog_file(name: str, key: str) -> str:
+    """The sub-catalogue of a collection's part ``key`` (``2023`` or ``2023-08``)."""
+    return f"stac/{name}/{key}/catalog.json"
+
+
+def part_items_file(name: str, key: str) -> str:
+    """The ItemCollection of a collection's part ``key``."""
+    return f"stac/{name}/{key}/items.json"
 
 
 def _roles(spec: LayerSpec) -> list[str]:
@@ -153,24 +174,32 @@ def item(coll: Collection, entry: DateEntry, tile: str) -> dict[str, Any]:
     }
 
 
-def items(coll: Collection) -> Iterator[tuple[DateEntry, str, dict[str, Any]]]:
-    """Every item of a collection, by date then tile, with the period and tile it is of."""
-    for entry in coll.sorted_dates():
+def items(
+    coll: Collection, keys: Iterable[str] | None = None
+) -> Iterator[tuple[DateEntry, str, dict[str, Any]]]:
+    """The items of the dates ``keys`` (default: every date held), by date then tile, with
+    the period and tile each is of."""
+    for entry in (coll.dates[k] for k in sorted(coll.dates if keys is None else keys)):
         for tile in sorted({t for lf in entry.layers.values() for t in lf.tiles}):
             yield entry, tile, item(coll, entry, tile)
 
 
 def interval(coll: Collection) -> list[str | None]:
     """The collection's temporal extent: first instant of its first period to the last
-    second of its last one (null on both ends for a collection without dates)."""
-    dates = coll.sorted_dates()
-    if not dates:
+    second of its last one (null on both ends for a collection without dates), from its
+    parts' spans, so no part need be loaded."""
+    spans = index(coll).values()
+    if not spans:
         return [None, None]
-    return [start_of(dates[0].start), end_of(dates[-1].end)]
+    return [start_of(min(s[0] for s in spans)), end_of(max(s[1] for s in spans))]
 
 
-def collection(coll: Collection) -> dict[str, Any]:
-    """The STAC Collection of a leafcube collection, without links (the caller adds them)."""
+def collection(coll: Collection, values: list[str] | None = None) -> dict[str, Any]:
+    """The STAC Collection of a leafcube collection, without links (the caller adds them).
+
+    The ``time`` dimension lists ``values`` (every period's key) when given; the static
+    view leaves them out, as naming every period would mean reading every part.
+    """
     ext = coll.extent or (0.0, 0.0, 0.0, 0.0)
     wgs = list(coll.extent_wgs84 or (-180.0, -90.0, 180.0, 90.0))
     span = interval(coll)
@@ -208,7 +237,7 @@ def collection(coll: Collection) -> dict[str, Any]:
             "time": {
                 "type": "temporal",
                 "extent": span,
-                "values": [e.key for e in coll.sorted_dates()],
+                **({"values": values} if values is not None else {}),
             },
         },
         "cube:variables": {
@@ -253,45 +282,37 @@ def _link(rel: str, href: str, kind: str = JSON_TYPE, **extra: str) -> dict[str,
     return {"rel": rel, "href": href, "type": kind, **extra}
 
 
-def static_documents(cat: Catalogue, base_url: str | None = None) -> dict[str, dict[str, Any]]:
-    """The whole static STAC catalogue as ``{path relative to the cube root: document}``.
+def static_documents(
+    cat: Catalogue, base_url: str | None = None, *, only: PartKeys | None = None
+) -> dict[str, dict[str, Any]]:
+    """The static STAC catalogue as ``{path relative to the cube root: document}``: the
+    root, each collection (linking a sub-catalogue per part), and each part's
+    sub-catalogue, ItemCollection ``items.json`` and item files.
 
+    ``only`` (collection → part keys) limits the parts to those named (they must be
+    loaded); the root and the collections are always there, made from the parts' spans.
     With ``base_url`` (where the cube folder is published) every href is an absolute URL
-    and every document has a ``self`` link, so a document read on its own resolves — the
-    ItemCollection ``items.json`` above all, which pystac, odc-stac and stackstac load
-    directly. Without one, every href is relative to the document's folder: the catalogue
-    is self-contained and moves with the cube, and a stand-alone ``items.json`` resolves
-    only for tools that know where they read it from (docs/stac.md).
+    and every document has a ``self`` link, so a document read on its own resolves — a
+    part's ``items.json`` above all, which pystac, odc-stac and stackstac load directly.
+    Without one, every href is relative to the document's folder: the catalogue is
+    self-contained and moves with the cube (docs/stac.md).
     """
     docs: dict[str, dict[str, Any]] = {}
     children = []
     for coll in (cat.collections[k] for k in sorted(cat.collections)):
-        here = f"stac/{coll.name}"
-        home = f"{here}/collection.json"
-        listed = f"{here}/items.json"
-        up = [_link("root", ROOT), _link("parent", home), _link("collection", home)]
-        features: list[dict[str, Any]] = []
-        hrefs: list[str] = []
-        for entry, tile, doc in items(coll):
-            path = item_file(coll, entry, tile)
-            doc["links"] = [*up, _link("self", path, GEOJSON_TYPE)]
-            docs[path] = doc
-            features.append(doc)
-            hrefs.append(path)
+        home = collection_file(coll.name)
         coll_doc = collection(coll)
         coll_doc["links"] = [
             _link("root", ROOT),
             _link("parent", ROOT),
             _link("self", home),
-            _link("items", listed, GEOJSON_TYPE),
-            *(_link("item", h, GEOJSON_TYPE) for h in hrefs),
+            *(_link("child", part_catalog_file(coll.name, k), title=k) for k in index(coll)),
         ]
         docs[home] = coll_doc
-        docs[listed] = {
-            "type": "FeatureCollection",
-            "features": features,
-            "links": [_link("root", ROOT), _link("self", listed, GEOJSON_TYPE)],
-        }
+        keys = None if only is None else only.get(coll.name, ())
+        grouped = group(coll)
+        for key in in_scope(coll, keys):
+            docs |= _part_documents(coll, key, grouped[key])
         children.append(_link("child", home, title=coll.title))
     docs[ROOT] = {
         "type": "Catalog",
@@ -306,10 +327,44 @@ def static_documents(cat: Catalogue, base_url: str | None = None) -> dict[str, d
     return {path: _without_self(path, doc) for path, doc in docs.items()}
 
 
+def _part_documents(coll: Collection, key: str, dates: list[str]) -> dict[str, dict[str, Any]]:
+    """A part's sub-catalogue, its ``items.json`` and its item files (hrefs from the root)."""
+    home = collection_file(coll.name)
+    here = part_catalog_file(coll.name, key)
+    listed = part_items_file(coll.name, key)
+    up = [_link("root", ROOT), _link("parent", here), _link("collection", home)]
+    features = {}
+    for entry, tile, doc in items(coll, dates):
+        path = item_file(coll, entry, tile)
+        doc["links"] = [*up, _link("self", path, GEOJSON_TYPE)]
+        features[path] = doc
+    docs: dict[str, dict[str, Any]] = dict(features)
+    docs[here] = {
+        "type": "Catalog",
+        "stac_version": STAC_VERSION,
+        "id": f"{coll.name}-{key}",
+        "title": f"{coll.title}: {key}",
+        "description": f"The items of {coll.name} whose period starts in {key}",
+        "links": [
+            _link("root", ROOT),
+            _link("parent", home),
+            _link("self", here),
+            _link("items", listed, GEOJSON_TYPE),
+            *(_link("item", h, GEOJSON_TYPE) for h in features),
+        ],
+    }
+    docs[listed] = {
+        "type": "FeatureCollection",
+        "features": list(features.values()),
+        "links": [_link("root", ROOT), _link("self", listed, GEOJSON_TYPE)],
+    }
+    return docs
+
+
 def _without_self(path: str, doc: dict[str, Any]) -> dict[str, Any]:
     """The relative form of a static document: a relative ``self`` link is meaningless
-    (STAC wants it absolute), so it is left out, and the features of ``items.json`` keep
-    hrefs relative to ``items.json`` itself."""
+    (STAC wants it absolute), so it is left out, and the features of a part's
+    ``items.json`` keep hrefs relative to that ``items.json``."""
     return relative(_drop_self(doc), posixpath.dirname(path))
 
 

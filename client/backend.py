@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from tqdm import TqdmWarning
 
+from leafcube.reader.stats import STAT_COLUMNS, layer_stats
+
 from .plan import ExtractPlan
 
 with warnings.catch_warnings():
@@ -42,3 +44,14 @@ class Backend(Protocol):
 def progress_bar(total: int, what: str, enabled: bool) -> tqdm:
     """A progress bar over ``total`` dates, gone when done."""
     return tqdm(total=total, desc=what, unit="date", disable=not enabled, leave=False)
+
+
+def timeseries_frame(arrays: Arrays, total: int) -> pd.DataFrame:
+    """Per-date statistics of ``{layer: {date: array}}`` over ``total`` ROI pixels, in the
+    same columns as the server's answer."""
+    rows = [
+        {"date": pd.Timestamp(d), "layer": name, **layer_stats(arr, total)}
+        for name, by_date in arrays.items()
+        for d, arr in by_date.items()
+    ]
+    return pd.DataFrame(rows, columns=["date", "layer", *STAT_COLUMNS])

@@ -95,7 +95,8 @@ class Cube:
     ``mode`` forces ``"server"``, ``"static"`` or ``"local"`` (default: found on first
     use). ``concurrency`` bounds requests (or file reads) in flight; failed requests are
     retried ``retries`` times with exponential backoff. Server subsets are split by date
-    into requests of at most ``max_request_mb`` and sent as ``wire="dn"`` (default: the
+    (and, when one date of the ROI is larger, by area on the COGs' 512 px blocks) into
+    requests of at most ``max_request_mb`` and sent as ``wire="dn"`` (default: the
     files' DNs and a bit mask, zstd-compressed, decoded here to the same float32 values),
     ``"npy"`` (raw float32) or ``"tif"`` (deflated float32 GeoTIFF). The catalogue is
     checked for changes (a conditional request) when older than ``refresh`` seconds, so a

@@ -5,18 +5,15 @@ too: so every mode returns the same pixels."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future
 
-import numpy as np
 import pandas as pd
 import rasterio.errors
 
-from leafcube.catalogue import DateEntry
-from leafcube.reader import CubeFiles, Datasets, Reader
-from leafcube.reader.read import read_layer
-from leafcube.reader.stats import STAT_COLUMNS, layer_stats
+from leafcube.reader import CubeFiles, LayerRead, Reader
 
 from . import wire
-from .backend import Arrays, progress_bar
+from .backend import Arrays, progress_bar, timeseries_frame
 from .errors import ExtractError
 from .plan import ExtractPlan
 from .server_backend import gather_all
@@ -38,29 +35,30 @@ class FileBackend:
         self.reader.close()
 
     async def extract(self, plan: ExtractPlan, *, progress: bool = True) -> Arrays:
-        """Every (layer, date) of the plan, read on the reader's threads."""
-        jobs = [(layer, e) for layer in plan.layers for e in plan.entries]
+        """Every (layer, date) of the plan, read on the reader's lanes as one request (a
+        large ROI in parts of one COG block, on several lanes)."""
+        batch = self.reader.start_many(
+            self.files, plan.coll, plan.entries, plan.layers, plan.grid, plan.qc
+        )
+        jobs = [(layer, e.key) for layer in plan.layers for e in plan.entries]
         arrays: Arrays = {n: {} for n in plan.layers}
-
-        def read(datasets: Datasets, layer: str, entry: DateEntry) -> np.ma.MaskedArray:
-            return read_layer(
-                datasets, self.files, plan.coll, entry, layer, plan.grid, plan.qc
-            ).data
-
         shown = self.progress and progress
         with progress_bar(len(jobs), f"{plan.coll.name} reads", shown) as bar:
 
-            async def one(layer: str, entry: DateEntry) -> None:
+            async def one(layer: str, key: str, future: Future[LayerRead]) -> None:
                 try:
-                    arr = await asyncio.wrap_future(
-                        self.reader.submit(plan.coll, layer, entry, read, layer, entry)
-                    )
+                    read = await asyncio.wrap_future(future)
                 except (rasterio.errors.RasterioError, OSError) as exc:
-                    raise ExtractError(layer, [entry.key], str(exc)) from None
-                arrays[layer][entry.key] = wire.normalise(arr)
+                    raise ExtractError(layer, [key], str(exc)) from None
+                arrays[layer][key] = await asyncio.to_thread(wire.normalise, read.data)
                 bar.update()
 
-            await gather_all(one(layer, e) for layer, e in jobs)
+            try:
+                await gather_all(
+                    one(layer, key, f) for (layer, key), f in zip(jobs, batch.futures, strict=True)
+                )
+            finally:
+                batch.cancel()  # nothing left once all are read; the rest on a failure
         return {n: {k: arrays[n][k] for k in plan.keys} for n in plan.layers}
 
     async def timeseries(
@@ -70,14 +68,3 @@ class FileBackend:
         plan's ROI)."""
         arrays = await self.extract(plan)
         return timeseries_frame(arrays, int(plan.grid.inside.sum()))
-
-
-def timeseries_frame(arrays: Arrays, total: int) -> pd.DataFrame:
-    """Per-date statistics of ``{layer: {date: array}}`` over ``total`` ROI pixels, in the
-    same columns as the server's answer."""
-    rows = [
-        {"date": pd.Timestamp(d), "layer": name, **layer_stats(arr, total)}
-        for name, by_date in arrays.items()
-        for d, arr in by_date.items()
-    ]
-    return pd.DataFrame(rows, columns=["date", "layer", *STAT_COLUMNS])

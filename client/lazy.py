@@ -14,15 +14,12 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from leafcube.catalogue.grid import intersect
+from leafcube.catalogue.grid import BLOCK, intersect
 from leafcube.reader.netcdf import cf_dataset
 
 from .backend import Arrays
 from .errors import ClientError
 from .plan import ExtractPlan
-
-#: Pixels a side of the tiles' COG blocks (ingest's ``BLOCKSIZE``): the default chunks.
-BLOCK = 512
 
 Read = Callable[[ExtractPlan], Arrays]
 

@@ -4,15 +4,18 @@ and the ROI's pixel grid (shared by the cube, its backends and the wire formats)
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shapely.geometry.base import BaseGeometry
 
 from leafcube.catalogue import Catalogue, Collection, DateEntry, query
+from leafcube.catalogue.grid import BLOCK, intersect
 from leafcube.catalogue.qc import QCFilter, check_filter
 from leafcube.catalogue.roi import bbox_geometry
 from leafcube.reader import RoiGrid, roi_grid
+from leafcube.reader.parts import Window, anchor, windows
 
 from .errors import ClientError
 
@@ -41,6 +44,29 @@ class ExtractPlan:
     @property
     def keys(self) -> list[str]:
         return [e.key for e in self.entries]
+
+    def window(self, win: Window) -> ExtractPlan:
+        """The plan on one window of its grid, asked for as the window's box in the
+        collection's CRS (the ROI's own mask is the window's part of :attr:`grid`)."""
+        grid = self.grid.window(*win)
+        return ExtractPlan(
+            self.coll, self.layers, self.entries, grid, grid.bounds, grid.crs, self.qc
+        )
+
+    def area_parts(self, max_pixels: int) -> list[ExtractPlan]:
+        """The plan in windows of at most ``max_pixels`` (at least one COG block each), cut
+        on the block lattice of its first layer; windows with no ROI pixel or beyond the
+        collection's tiles are left out (their pixels are all masked)."""
+        cells = max(1, max_pixels // (BLOCK * BLOCK))
+        rows = max(1, math.isqrt(cells))
+        wins = windows(self.grid, anchor(self.entries, self.layers[0]), (rows, cells // rows))
+        parts = [self.window(w) for w in wins]
+        extent = self.coll.extent
+        return [
+            p
+            for p in parts
+            if p.grid.inside.any() and extent is not None and intersect(p.grid.bounds, extent)
+        ]
 
 
 def collection(cat: Catalogue, name: str | None) -> Collection:

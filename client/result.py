@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +13,21 @@ import xarray as xr
 from affine import Affine
 
 from leafcube.catalogue import Collection
+from leafcube.reader import RoiGrid
 from leafcube.reader.netcdf import cf_dataset, netcdf_bytes
+
+
+def paste(grid: RoiGrid, parts: Sequence[tuple[RoiGrid, np.ma.MaskedArray]]) -> np.ma.MaskedArray:
+    """One float32 array on ``grid`` from arrays on windows of it: NaN and masked outside
+    the ROI and where no window lies (a large ROI read a window at a time)."""
+    t = grid.transform
+    data = np.full(grid.shape, np.float32(np.nan), dtype=np.float32)
+    for part, arr in parts:
+        row = round((part.transform.f - t.f) / t.e)
+        col = round((part.transform.c - t.c) / t.a)
+        data[row : row + part.height, col : col + part.width] = np.ma.filled(arr, np.nan)
+    data[~grid.inside] = np.nan
+    return np.ma.MaskedArray(data, mask=np.isnan(data), fill_value=np.float32(np.nan))
 
 
 @dataclass(eq=False)

@@ -15,7 +15,7 @@ from typing import Any
 
 from leafcube.catalogue import CATALOGUE_NAME, Catalogue
 from leafcube.catalogue.folder import write_json
-from leafcube.catalogue.gomez import gomez_view
+from leafcube.catalogue.gomez import gomez_documents
 from leafcube.catalogue.stac import static_documents
 
 from . import DeployError
@@ -98,11 +98,12 @@ class PublishPlan:
 
 def public_views(cat: Catalogue, base_url: str) -> dict[str, Any]:
     """The views written for the public base URL instead of copied: each collection's
-    GomezEngine view and the whole static STAC, with absolute URLs under ``base_url`` (so
-    a stand-alone ``items.json`` resolves in pystac, odc-stac and stackstac)."""
-    views: dict[str, Any] = {
-        f"gomez/{n}.json": gomez_view(c, base_url + "/") for n, c in cat.collections.items()
-    }
+    GomezEngine views (by year, their index and whole) and the whole static STAC, with
+    absolute URLs under ``base_url`` (so a part's stand-alone ``items.json`` resolves in
+    pystac, odc-stac and stackstac)."""
+    views: dict[str, Any] = {}
+    for coll in cat.collections.values():
+        views |= gomez_documents(coll, base_url + "/")
     return views | static_documents(cat, base_url)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+from collections.abc import Iterable
 from pathlib import Path
 
 from leafcube.catalogue import save
@@ -17,13 +18,16 @@ from leafcube.catalogue.folder import write_if_changed
 from leafcube.catalogue.gomez import write_gomez
 from leafcube.catalogue.grid import CCRS_CRS, X0, Y0
 from leafcube.catalogue.models import Catalogue, Collection, DateEntry, LayerFiles, TileFile
+from leafcube.catalogue.parts import part_key, partition_of
 from leafcube.catalogue.roi import WGS84, transform_bounds
+from leafcube.catalogue.store import read_parts
 
 from .cog import Grid, Job, Written
 from .mosaic import mosaic_href, mosaic_xml, overview_xmls, stale_overviews
+from .names import Export
 from .plan import add_layer, new_collection, source_fp
 from .stac import write_stac
-from .state import Ledger
+from .state import Ledger, Month
 
 
 def record(job: Job, written: Written, fp: str) -> dict:
@@ -47,16 +51,65 @@ def record(job: Job, written: Written, fp: str) -> dict:
     }
 
 
-def apply_ledger(cat: Catalogue, ledger: Ledger) -> None:
-    """Put every COG of the ledger into the catalogue.
+def _load_parts(cat: Catalogue, cube: Path, wanted: dict[str, set[str]]) -> None:
+    """Load into ``cat`` the parts ``wanted`` (collection → part keys) it has and lacks."""
+    for name, keys in wanted.items():
+        coll = cat.collections.get(name)
+        if coll is not None:
+            refs = [r for k, r in coll.parts.items() if k in keys]
+            cat.collections[name] = read_parts(cube, coll, refs)
+
+
+def _keys_of(coll: Collection, key: str) -> set[str]:
+    """The part keys of ``coll`` a date key (or ``partition/YYYY``: its whole year) falls in."""
+    if coll.partition is None:
+        return set()
+    if key.startswith("partition/"):
+        year = key.removeprefix("partition/")
+        return {k for k in coll.parts if k[:4] == year}
+    return {part_key(key, coll.partition)}
+
+
+def load_touching(cat: Catalogue, cube: Path, exports: Iterable[Export]) -> Catalogue:
+    """``cat`` with the parts loaded that hold the periods of ``exports`` in any collection
+    (what tells a v2022 export from a 2023 one by its neighbours, and where they land)."""
+    keys = {e.key for e in exports}
+    _load_parts(
+        cat,
+        cube,
+        {n: {p for k in keys for p in _keys_of(c, k)} for n, c in cat.collections.items()},
+    )
+    return cat
+
+
+def apply_ledger(
+    cat: Catalogue, ledger: Ledger, cube: Path, months: set[Month]
+) -> dict[str, set[str]]:
+    """Put the COGs of the ledger's ``months`` into the catalogue, loading the parts they
+    land in first; return the date keys changed, by collection.
 
     A yearly Partition joins each date of its year in its collection. Collections
     the catalogue lacks (lost, or never saved by a killed first run) are recreated.
     """
-    partitions: dict[tuple[str, int], LayerFiles] = {}
+    records = ledger.records(months)
+    years = {(c, m[:4]) for c, m in months}
+    partition_recs = {
+        h: r
+        for h, r in ledger.records((c, f"{y}-01") for c, y in years).items()
+        if r["key"].startswith("partition/")
+    }
+    wanted: dict[str, set[str]] = {}
+    for rec in records.values():
+        coll = cat.collections.get(rec["collection"])
+        if coll is not None:
+            wanted.setdefault(coll.name, set()).update(_keys_of(coll, rec["key"]))
+    _load_parts(cat, cube, wanted)
     # records of leafcube before 0.2 say no version: their collections' QC layers tell
-    v2022 = {r["collection"] for r in ledger.records.values() if r["layer"].endswith("_QC")}
-    for href, rec in sorted(ledger.records.items()):
+    v2022 = {r["collection"] for r in records.values() if r["layer"].endswith("_QC")}
+    v2022 |= {n for n, c in cat.collections.items() if any(k.endswith("_QC") for k in c.layers)}
+    partitions: dict[tuple[str, int], LayerFiles] = {}
+    changed: dict[str, set[str]] = {}
+    for href, rec in sorted((partition_recs | records).items()):
         name = rec["collection"]
         per_product = rec.get("version", "v2022" if name in v2022 else "2023") == "v2022"
         coll = cat.collections.get(name)
@@ -78,10 +131,15 @@ def apply_ledger(cat: Catalogue, ledger: Ledger) -> None:
         start, end = dt.date.fromisoformat(rec["start"]), dt.date.fromisoformat(rec["end"])
         entry = coll.dates.setdefault(rec["key"], DateEntry(start, end))
         entry.layers.setdefault(rec["layer"], LayerFiles(mosaic)).tiles[rec["tile"]] = tile
+        changed.setdefault(name, set()).add(rec["key"])
     for (name, year), files in partitions.items():
-        for entry in cat.collections[name].dates.values():
+        whole = f"{year}-01" in {m for c, m in months if c == name}  # the Partition changed
+        for key, entry in cat.collections[name].dates.items():
             if entry.start.year == year:
                 entry.layers["Partition"] = LayerFiles(files.mosaic, dict(files.tiles))
+                if whole:
+                    changed.setdefault(name, set()).add(key)
+    return changed
 
 
 def _write_mosaic(coll: Collection, layer: str, files: LayerFiles, cube: Path) -> None:
@@ -97,11 +155,12 @@ def _write_mosaic(coll: Collection, layer: str, files: LayerFiles, cube: Path) -
         (cube / href).unlink(missing_ok=True)
 
 
-def _finish_collection(coll: Collection, cube: Path) -> None:
-    """Write every mosaic VRT that changed and refresh the collection's extent."""
-    boxes = []
-    for entry in coll.dates.values():
-        for name, files in entry.layers.items():
+def _finish_collection(coll: Collection, cube: Path, keys: set[str]) -> None:
+    """Write the mosaic VRTs of the dates ``keys`` that changed and grow the collection's
+    extent to hold their tiles (it never shrinks: the ledger only gains COGs)."""
+    boxes = [coll.extent] if coll.extent else []
+    for key in sorted(keys):
+        for name, files in coll.dates[key].layers.items():
             _write_mosaic(coll, name, files, cube)
             boxes += [t.bbox for t in files.tiles.values()]
     if boxes:
@@ -111,8 +170,9 @@ def _finish_collection(coll: Collection, cube: Path) -> None:
             max(b[2] for b in boxes),
             max(b[3] for b in boxes),
         )
-        coll.extent = ext
-        coll.extent_wgs84 = tuple(round(v, 6) for v in transform_bounds(ext, coll.crs, WGS84))
+        if ext != coll.extent:
+            coll.extent = ext
+            coll.extent_wgs84 = tuple(round(v, 6) for v in transform_bounds(ext, coll.crs, WGS84))
 
 
 #: Marks an index.html as the viewer's own (one a user put there is left alone).
@@ -144,15 +204,28 @@ def write_viewer(cube: Path) -> bool:
     return write_if_changed(target, page.read_bytes())
 
 
-def assemble(cat: Catalogue, ledger: Ledger, cube: Path, base_url: str | None) -> bool:
-    """Bring the catalogue, mosaics and views up to date with the ledger; True if it changed."""
-    apply_ledger(cat, ledger)
-    cat.collections = {k: v for k, v in cat.collections.items() if v.dates}
-    for coll in cat.collections.values():
-        _finish_collection(coll, cube)
+def assemble(
+    cat: Catalogue, ledger: Ledger, cube: Path, base_url: str | None, months: set[Month] | None
+) -> bool:
+    """Bring the catalogue, mosaics and views up to date with the ledger's ``months``
+    (collection, YYYY-MM), touching only their parts; None: every month, every part
+    loaded and every view written. True if the catalogue changed."""
+    full = months is None
+    if months is None:
+        _load_parts(cat, cube, {n: set(c.parts) for n, c in cat.collections.items()})
+        months = {(c, m) for c in ledger.collections() for m in ledger.months_of(c)}
+    changed = apply_ledger(cat, ledger, cube, months)
+    cat.collections = {k: v for k, v in cat.collections.items() if v.dates or v.parts}
+    for name, keys in changed.items():
+        _finish_collection(cat.collections[name], cube, keys)
+    only = None
+    if not full:
+        only = {
+            n: {part_key(k, partition_of(cat.collections[n])) for k in keys}
+            for n, keys in changed.items()
+        }
     views = dict(cat.views)
-    views.update(write_stac(cat, cube))
-    views.update(write_gomez(cat, cube, base_url))
+    views.update(write_stac(cat, cube, base_url, only=only))
+    views.update(write_gomez(cat, cube, base_url, only=only))
     cat.views = views
-    write_viewer(cube)
     return save(cat, cube)

@@ -24,6 +24,7 @@ import rasterio.shutil
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 
+from leafcube.catalogue.grid import BLOCK
 from leafcube.catalogue.models import Bounds, LayerSpec
 from leafcube.catalogue.products import EXPORT_DTYPES
 
@@ -36,7 +37,7 @@ from .vrt import Placed, cog_source_xml
 #: layers add the horizontal predictor and average overviews; bitmask, date and class
 #: layers compress better without it and take nearest-neighbour overviews.
 COG_OPTIONS = {
-    "BLOCKSIZE": "512",
+    "BLOCKSIZE": str(BLOCK),
     "COMPRESS": "ZSTD",
     "LEVEL": "1",
     "OVERVIEWS": "AUTO",

@@ -17,12 +17,10 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from leafcube.catalogue.grid import BLOCK
 from leafcube.catalogue.models import Collection, LayerFiles, LayerSpec
 
 from .vrt import Placed, mosaic_source_xml
-
-#: The tile COGs' block size: overview levels stop when a level fits in one block.
-BLOCK = 512
 
 
 def mosaic_href(collection: str, key: str, layer: str) -> str:

@@ -1,9 +1,10 @@
 """``ingest``: LEAF exports in; COGs, mosaics, catalogue, STAC and GomezEngine views out.
 
-Incremental and crash-safe: each COG lands by rename and is then recorded in the
-ledger; the catalogue and its views are rebuilt from the ledger and written only
-where they changed, the catalogue last. A run killed at any moment leaves the
-previous catalogue intact, and the next run finishes the job.
+Incremental and crash-safe: each source folder is stat'ed once and only its new or
+changed files are planned; each COG lands by rename and is then recorded in the
+ledger; the catalogue parts, mosaics and views of the months touched are rebuilt from
+the ledger and written only where they changed, the catalogue last. A run killed at any
+moment leaves the previous catalogue intact, and the next run finishes the job.
 """
 
 from __future__ import annotations
@@ -22,16 +23,25 @@ from tqdm import tqdm
 from leafcube.catalogue import load
 from leafcube.catalogue.folder import locked, tmp_dir
 from leafcube.catalogue.models import Catalogue
+from leafcube.catalogue.store import load_root
 
-from .assemble import assemble, record
+from .assemble import assemble, load_touching, record, write_viewer
 from .cog import Written, build_cog
 from .errors import DiskFull, IngestError
 from .mask import MaskFiles
 from .names import Export, ExportNameError, explicit_export, parse_name
 from .plan import Pending, plan_jobs, with_masks
-from .scan import find_files
-from .state import Ledger, save_settings, settings
-from .upgrade import upgrade_cube
+from .scan import Stat, walk
+from .state import (
+    Ledger,
+    SourceState,
+    Unfinished,
+    href_month,
+    save_settings,
+    settings,
+    source_state,
+)
+from .upgrade import stale_layers, upgrade_cube
 from .versions import resolve_versions
 
 #: Seconds between ledger saves while COGs land (what a killed run keeps).
@@ -108,6 +118,7 @@ class _Runner:
         self.workers = workers
         self.masks = MaskFiles(tmp_dir(cube))
         self._saved = time.monotonic()
+        self.failed: set[str] = set()
 
     def _build(self, item: Pending) -> Written | str:
         try:
@@ -121,13 +132,131 @@ class _Runner:
             for (job, fp), result in zip(items, pool.map(self._build, items), strict=True):
                 if isinstance(result, str):
                     self.report.failures.append(result)
+                    self.failed.add(job.href)
                 else:
-                    self.ledger.records[job.href] = record(job, result, fp)
+                    self.ledger.put(job.href, record(job, result, fp))
                     self.report.written.append(job.href)
                 if time.monotonic() - self._saved > SAVE_EVERY_S:
                     self.ledger.save()
                     self._saved = time.monotonic()
                 self.bar.update()
+
+
+@dataclass
+class _Folder:
+    """A source folder this run: its files now, and what the last run saw of them."""
+
+    root: Path
+    now: dict[str, Stat]
+    state: SourceState
+
+
+@dataclass
+class _Selection:
+    """The files to plan this run (with their tags), and what the files left out made."""
+
+    tags: dict[Path, str | None]
+    folders: list[_Folder]
+    skipped_hrefs: set[str]
+
+
+def _tag(path: Path, explicit: Explicit | None, year: int | None) -> str | None:
+    """Region and period of a file: files sharing one decide each other's version and masks,
+    so they are planned together; None when its name cannot be read."""
+    try:
+        exp = (
+            explicit_export(path, explicit.layer, explicit.date, explicit.tile)
+            if explicit
+            else parse_name(path, year)
+        )
+    except ExportNameError:
+        return None
+    return f"{exp.region}|{exp.key}"
+
+
+def _select(
+    sources: list[Path],
+    cube: Path,
+    options: str,
+    remembered: bool,
+    explicit: Explicit | None,
+    year: int | None,
+    failures: list[str],
+) -> _Selection:
+    """Stat each source folder once; plan the files that are new or changed (or failed
+    last time), those sharing a region and period with them, and files named directly.
+
+    With ``remembered`` False (no catalogue yet) the folders' states are ignored.
+    """
+    folders: list[_Folder] = []
+    tags: dict[Path, str | None] = {}
+    for src in sources:
+        if src.is_dir():
+            state = source_state(cube, src, options)
+            if not remembered:
+                state.files = {}
+            folders.append(_Folder(src, walk(src), state))
+        elif src.is_file():
+            tags[src] = _tag(src, explicit, year)
+        else:
+            failures.append(f"{src}: no such file or folder")
+    for f in folders:
+        for rel, st in f.now.items():
+            old = f.state.files.get(rel)
+            if old is None or (old[0], old[1]) != st:
+                tags[f.root / rel] = _tag(f.root / rel, explicit, year)
+    wanted = set(tags.values())
+    skipped: set[str] = set()
+    for f in folders:
+        for rel, st in f.now.items():
+            old = f.state.files.get(rel)
+            if old is None or (old[0], old[1]) != st:
+                continue
+            if old[2] in wanted:
+                tags[f.root / rel] = old[2]
+            else:
+                skipped.update(old[3])
+    return _Selection(tags, folders, skipped)
+
+
+def _remember(selection: _Selection, planned: list[Pending], landed: set[str]) -> None:
+    """Write each folder's state: the files left out as they were, and the planned files
+    all of whose COGs landed or were fresh; the others are planned again next run."""
+    made: dict[Path, list[str]] = {}
+    failed: set[Path] = set()
+    for job, _ in planned:
+        for src in job.sources:
+            made.setdefault(src, []).append(job.href)
+            if job.href not in landed:
+                failed.add(src)
+    for f in selection.folders:
+        files: dict[str, list] = {}
+        for rel, st in f.now.items():
+            path = f.root / rel
+            if path not in selection.tags:
+                files[rel] = f.state.files[rel]
+            elif path in made and path not in failed:
+                files[rel] = [*st, selection.tags[path], sorted(made[path])]
+        f.state.files = files
+        f.state.save()
+
+
+def _rewrite_all(cat: Catalogue, cube: Path) -> bool:
+    """True when the catalogue and views must be written whole: a format 1.0 root (dates
+    inline, no parts), views that predate their split per part, or a file the root names
+    (a view, a part) missing (a few stats, nothing read)."""
+    if any(c.dates and not c.parts for c in cat.collections.values()):
+        return True
+    if any(f"gomez/{n}/index" not in cat.views for n, c in cat.collections.items() if c.parts):
+        return True
+    parts = [r.href for c in cat.collections.values() for r in c.parts.values()]
+    named = [*cat.views.values(), *parts]
+    return not all((cube / href).is_file() for href in named)
+
+
+def _options(collection: str | None, explicit: Explicit | None, year: int | None) -> str:
+    """What besides its files decides how a folder is planned (its state is kept per these)."""
+    return repr((collection, explicit, year))
 
 
 def ingest(
@@ -143,9 +272,10 @@ def ingest(
 ) -> IngestReport:
     """Ingest LEAF exports (files or folders) into the cube folder ``cube``.
 
-    Re-running with the same sources changes nothing; new or changed sources are
-    added. Bad files are reported one line each in the returned report while the
-    rest of the batch lands.
+    Re-running with the same sources changes nothing and reads no COG; new or changed
+    sources are added, touching only the catalogue parts, mosaics and views of their
+    dates. Bad files are reported one line each in the returned report while the rest of
+    the batch lands.
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
@@ -157,32 +287,57 @@ def ingest(
         raise ValueError(f"cannot use {cube} as the cube folder: {exc.strerror}") from None
     with locked(cube):
         clear_tmp(tmp_dir(cube))
-        cat = load(cube) if (cube / "catalogue.json").exists() else Catalogue()
+        remembered = (cube / "catalogue.json").exists()
+        cat = load_root(cube) if remembered else Catalogue()
+        stale = any(stale_layers(c) for c in cat.collections.values())
+        if stale:
+            cat = load(cube)  # an older cube: every COG of its stale layers is rewritten
         report.upgraded = upgrade_cube(cat, cube, tmp_dir(cube), progress)
         ledger = Ledger(cube)
+        pending = Unfinished(cube)
         known = settings(cube)
-        if base_url:
-            save_settings(cube, {**known, "base_url": base_url})
+        full = pending.full or stale or _rewrite_all(cat, cube)
+        full = full or bool(base_url and base_url != known.get("base_url"))
         base_url = base_url or known.get("base_url")
 
-        files = find_files([Path(s) for s in sources], report.failures)
-        groups = _parse_all(files, explicit, year, report.failures)
+        selection = _select(
+            [Path(s) for s in sources],
+            cube,
+            _options(collection, explicit, year),
+            remembered,
+            explicit,
+            year,
+            report.failures,
+        )
+        groups = _parse_all(list(selection.tags), explicit, year, report.failures)
+        cat = load_touching(cat, cube, [exp for exp, _ in groups])
         groups = resolve_versions(
             groups, cat, report.failures, default="current" if explicit else None
         )
         jobs = plan_jobs(groups, cat, collection, explicit is not None, report.failures)
         planned = with_masks(jobs, ledger, cube, report.failures)
         todo = [(job, fp) for job, fp in planned if not ledger.fresh(job.href, fp, cube)]
-        report.unchanged = len(planned) - len(todo)
+        report.unchanged = len(planned) - len(todo) + len(selection.skipped_hrefs)
+        touched = pending.months | {href_month(job.href) for job, _ in planned}
+        if touched != pending.months or full != pending.full:
+            pending.save(touched, full)  # what a killed run leaves for the next to finish
 
         with tqdm(total=len(todo), desc="ingest", unit="cog", disable=not progress) as bar:
+            runner = _Runner(cube, ledger, report, workers, bar)
             try:
-                _Runner(cube, ledger, report, workers, bar).run(todo)
+                runner.run(todo)
             except DiskFull:  # the run stops: record what landed if there is room for it
                 with contextlib.suppress(OSError):
                     ledger.save()
                 raise
         ledger.save()
-        if ledger.records or (cube / "catalogue.json").exists():
-            report.catalogue_changed = assemble(cat, ledger, cube, base_url)
+        if touched or (full and remembered):
+            report.catalogue_changed = assemble(
+                cat, ledger, cube, base_url, None if full else touched
+            )
+        write_viewer(cube)
+        if base_url != known.get("base_url"):
+            save_settings(cube, {**known, "base_url": base_url})
+        _remember(selection, planned, {job.href for job, _ in planned} - runner.failed)
+        pending.clear()
     return report

@@ -209,7 +209,7 @@ def _input(href: str, jobs: dict[str, Job], ledger: Ledger, cube: Path):
     if job is not None:
         compact = job.decode if job.decode and job.decode.kind == "compact" else None
         return MaskInput(layer, job.sources, compact), source_fp(job)
-    rec = ledger.records.get(href)
+    rec = ledger.get(href)
     if rec is not None and "source_fingerprint" in rec and (cube / href).is_file():
         return MaskInput(layer, (cube / href,)), rec["source_fingerprint"]
     return None

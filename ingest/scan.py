@@ -1,31 +1,30 @@
-"""Finding export files: the files named, and the GeoTIFFs inside folders named."""
+"""Finding export files: the GeoTIFFs inside a source folder, each stat'ed once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
 from pathlib import Path
 
 SUFFIXES = (".tif", ".tiff")
 
+#: A file's size and modification time (ns): what tells a re-run it is unchanged.
+Stat = tuple[int, int]
 
-def find_files(sources: Iterable[Path], failures: list[str]) -> list[Path]:
-    """Files given directly (whatever their suffix) and ``*.tif`` under folders, sorted.
 
-    Hidden files and folders (a cube's ``.leafcube/``) are skipped; a source that
-    does not exist becomes a failure line.
-    """
-    found: list[Path] = []
-    for src in sources:
-        if src.is_dir():
-            found += sorted(
-                p
-                for p in src.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(src).parts)
-            )
-        elif src.is_file():
-            found.append(src)
-        else:
-            failures.append(f"{src}: no such file or folder")
-    return list(dict.fromkeys(found))
+def walk(folder: Path) -> dict[str, Stat]:
+    """Every ``*.tif`` under ``folder`` (relative POSIX path → size, mtime), stat'ed once by
+    ``os.scandir``; hidden files and folders (a cube's ``.leafcube/``) are skipped."""
+    found: dict[str, Stat] = {}
+    stack = [("", str(folder))]
+    while stack:
+        prefix, path = stack.pop()
+        with os.scandir(path) as entries:
+            for e in entries:
+                if e.name.startswith("."):
+                    continue
+                if e.is_dir():
+                    stack.append((f"{prefix}{e.name}/", e.path))
+                elif e.name.lower().endswith(SUFFIXES) and e.is_file():
+                    st = e.stat()
+                    found[prefix + e.name] = (st.st_size, st.st_mtime_ns)
+    return dict(sorted(found.items()))

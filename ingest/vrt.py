@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 
 from rasterio.crs import CRS
 
+from leafcube.catalogue.grid import BLOCK
 from leafcube.catalogue.models import LayerSpec
 
 _GDAL_TYPES = {
@@ -68,7 +69,7 @@ def _source(
         f"      <SourceFilename{rel}>{escape(s.path)}</SourceFilename>\n"
         f"      <SourceBand>{s.band}</SourceBand>\n"
         f'      <SourceProperties RasterXSize="{s.width}" RasterYSize="{s.height}" '
-        f'DataType="{dtype}" BlockXSize="512" BlockYSize="512"/>\n'
+        f'DataType="{dtype}" BlockXSize="{BLOCK}" BlockYSize="{BLOCK}"/>\n'
         f'      <SrcRect xOff="0" yOff="0" xSize="{s.width}" ySize="{s.height}"/>\n'
         f"      <DstRect {dst}/>\n"
         f"{extra}"

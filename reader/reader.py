@@ -3,9 +3,11 @@ one client ``Cube`` and closed with it.
 
 Each (layer, date) always reads on the same thread (its *lane*), so its files are opened
 once and stay open for the next request; consecutive dates go to consecutive lanes, so a
-date range still spreads evenly. A lane serves its callers' *tickets* (one per
-:meth:`Reader.start_many` call, a request's reads) in turn, one read at a time, so a
-small request's wait does not grow with the reads larger ones queued before it; a
+date range still spreads evenly. A read larger than :data:`~.parts.PART_PIXELS` is read in
+parts of one COG block, on consecutive lanes, and stitched. A lane serves its callers'
+*tickets* (one per :meth:`Reader.start_many` call, a request's reads) fairly by pixels, one
+read at a time: the ticket that has read the fewest pixels on the lane goes next, so a
+small request waits for about one part of each larger one, however many they queued; a
 ticket's reads still queued are dropped when it is cancelled (its client went away).
 Map tiles, which need no such affinity, render on a second pool of one thread per core.
 All threads share :data:`MAX_OPEN` open datasets, well under the usual limit of 1,024
@@ -14,13 +16,14 @@ open files a process, and one :class:`~.datasets.Windows` of decoded small windo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -31,6 +34,7 @@ from leafcube.catalogue.qc import DEFAULT_QC, QCFilter
 
 from .datasets import Datasets, Windows
 from .grid import RoiGrid
+from .parts import PART_PIXELS, Window, anchor, stitch, windows
 from .read import HTTP_ENV, CubeFiles, LayerRead, read_layer
 
 T = TypeVar("T")
@@ -84,16 +88,20 @@ class Ticket:
 class _Job:
     future: Future[Any]
     call: Callable[[], Any]
+    pixels: int = 1
 
 
 class _Lane:
-    """One read thread (started on first use) serving its tickets round-robin, one job
-    per turn."""
+    """One read thread (started on first use) serving its tickets one job per turn, the
+    ticket that has read the fewest pixels here first (ties in turn)."""
 
     def __init__(self, name: str, counts: ReadCounts, lock: threading.Lock) -> None:
         self._name = name
         self._counts, self._counts_lock = counts, lock
         self._queues: OrderedDict[Ticket, deque[_Job]] = OrderedDict()
+        #: pixels each queued ticket has read on this lane; a newcomer starts level with
+        #: the least served, so it has no credit to starve the others with
+        self._served: dict[Ticket, int] = {}
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -104,6 +112,7 @@ class _Lane:
                 raise ReaderClosed("the reader is closed")
             queue = self._queues.get(ticket)
             if queue is None:
+                self._served[ticket] = min(self._served.values(), default=0)
                 queue = self._queues[ticket] = deque()
                 with ticket._lock:
                     ticket._lanes.add(self)
@@ -119,6 +128,7 @@ class _Lane:
         """Remove ``ticket``'s queued jobs, cancelling their futures."""
         with self._cond:
             queue = self._queues.pop(ticket, None)
+            self._served.pop(ticket, None)
         if not queue:
             return 0
         for job in queue:
@@ -135,12 +145,14 @@ class _Lane:
                 self._cond.wait()
             if self._stopping:
                 return None
-            ticket, queue = next(iter(self._queues.items()))
+            ticket = min(self._queues, key=self._served.__getitem__)
+            queue = self._queues[ticket]
             job = queue.popleft()
             if queue:
+                self._served[ticket] += job.pixels
                 self._queues.move_to_end(ticket)
             else:
-                del self._queues[ticket]
+                del self._queues[ticket], self._served[ticket]
             return job
 
     def _serve(self) -> None:
@@ -181,6 +193,7 @@ class _Lane:
         with self._cond:
             self._stopping = True
             queues, self._queues = list(self._queues.values()), OrderedDict()
+            self._served.clear()
             self._cond.notify_all()
         dropped = [job for queue in queues for job in queue]
         for job in dropped:
@@ -195,6 +208,43 @@ class _Lane:
 def _stop_lanes(lanes: list[_Lane]) -> None:
     for lane in lanes:
         lane.stop(wait=False)
+
+
+def _joined(
+    parts: list[Future[LayerRead]], wins: list[Window], shape: tuple[int, int]
+) -> Future[LayerRead]:
+    """One read's future from its parts': the stitched read once every part is done,
+    cancelled or failed with the first part that is; cancelling it cancels the parts."""
+    out: Future[LayerRead] = Future()
+    lock = threading.RLock()  # cancelling ``out`` cancels parts, whose callbacks come back
+    left = [len(parts)]
+
+    def part_done(part: Future[LayerRead]) -> None:
+        with lock:
+            left[0] -= 1
+            if out.done():
+                return
+            if part.cancelled():
+                out.cancel()
+                return
+            if (exc := part.exception()) is not None:
+                out.set_exception(exc)
+                return
+            if left[0]:
+                return
+        read = stitch([(w, p.result()) for w, p in zip(wins, parts, strict=True)], shape)
+        with contextlib.suppress(InvalidStateError):  # its caller cancelled it just now
+            out.set_result(read)
+
+    def out_done(_: Future[LayerRead]) -> None:
+        if out.cancelled():
+            for part in parts:
+                part.cancel()
+
+    out.add_done_callback(out_done)
+    for part in parts:
+        part.add_done_callback(part_done)
+    return out
 
 
 class ReadBatch:
@@ -367,12 +417,42 @@ class Reader:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> Future[T]:
+        call = functools.partial(self._run, fn, *args, **kwargs)
+        return self._put(ticket, self.lane(coll, layer, entry), 1, call)
+
+    def _put(self, ticket: Ticket, lane: int, pixels: int, call: Callable[[], T]) -> Future[T]:
+        """Queue ``call`` (reading ``pixels``) for ``ticket`` on lane ``lane`` (modulo
+        the lanes)."""
         if self._closed:
             raise ReaderClosed("the reader is closed")
         future: Future[T] = Future()
-        call = functools.partial(self._run, fn, *args, **kwargs)
-        self._lanes[self.lane(coll, layer, entry)].put(ticket, _Job(future, call))
+        self._lanes[lane % len(self._lanes)].put(ticket, _Job(future, call, pixels))
         return future
+
+    def _start_read(
+        self,
+        ticket: Ticket,
+        files: CubeFiles,
+        coll: Collection,
+        entry: DateEntry,
+        layer: str,
+        grid: RoiGrid,
+        qc: QCFilter,
+    ) -> Future[LayerRead]:
+        """One (layer, date) on ``grid``: one job on its lane, or, larger than
+        :data:`~.parts.PART_PIXELS`, a job per block of the layer's lattice on consecutive
+        lanes from its own, stitched."""
+        lane = self.lane(coll, layer, entry)
+        if grid.pixels <= PART_PIXELS:
+            call = functools.partial(self._run, read_layer, files, coll, entry, layer, grid, qc)
+            return self._put(ticket, lane, grid.pixels, call)
+        wins = windows(grid, anchor([entry], layer))
+        parts = []
+        for i, win in enumerate(wins):
+            part = grid.window(*win)
+            call = functools.partial(self._run, read_layer, files, coll, entry, layer, part, qc)
+            parts.append(self._put(ticket, lane + i, part.pixels, call))
+        return _joined(parts, wins, grid.shape)
 
     def submit_any(
         self, fn: Callable[Concatenate[Datasets, P], T], *args: P.args, **kwargs: P.kwargs
@@ -397,10 +477,9 @@ class Reader:
         grid: RoiGrid,
         qc: QCFilter = DEFAULT_QC,
     ) -> LayerRead:
-        """One layer of one date on ``grid`` (see :func:`~.read.read_layer`), read on its lane."""
-        return self.submit(
-            coll, layer, entry, read_layer, files, coll, entry, layer, grid, qc
-        ).result()
+        """One layer of one date on ``grid`` (see :func:`~.read.read_layer`), read on its
+        lane (in parts when large)."""
+        return self.read_many(files, coll, [entry], [layer], grid, qc)[layer][entry.key]
 
     def start_many(
         self,
@@ -411,19 +490,15 @@ class Reader:
         grid: RoiGrid,
         qc: QCFilter = DEFAULT_QC,
     ) -> ReadBatch:
-        """Queue every (layer, date) pair on ``grid`` on the lanes, on one new ticket,
-        and return at once."""
+        """Queue every (layer, date) pair on ``grid`` on the lanes (a large grid in parts),
+        on one new ticket, and return at once."""
         layers, entries = list(layers), list(entries)  # each is walked more than once
         jobs = [(layer, e) for layer in layers for e in entries]
         ticket = Ticket()
         futures: list[Future[LayerRead]] = []
         try:
             for layer, e in jobs:
-                futures.append(
-                    self._submit_on(
-                        ticket, coll, layer, e, read_layer, files, coll, e, layer, grid, qc
-                    )
-                )
+                futures.append(self._start_read(ticket, files, coll, e, layer, grid, qc))
         except BaseException:
             ticket.cancel()
             raise

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from leafcube.catalogue import Collection, query
-from leafcube.catalogue.gomez import gomez_view
+from leafcube.catalogue.gomez import gomez_view, year_of, years
 
 from .cube import ServedCube
+from .errors import APIError
 from .memory import heap, rss_mb
 from .models import (
     CollectionDetail,
@@ -145,18 +146,30 @@ def collection(request: Request, collection: str) -> CollectionDetail:
     "/api/collections/{collection}/gomez.json",
     summary="GomezEngine view: {date: [mosaic VRT URL per layer, in fixed order]}",
     description="Every date, so this reads every part of the catalogue once per change of "
-    "the cube (then it is kept).",
+    "the cube (then it is kept); with `year`, the dates of that year only, reading only "
+    "that year's parts.",
     response_model=dict[str, list[str]],
 )
-def gomez(request: Request, collection: str) -> JSONResponse:
+def gomez(
+    request: Request,
+    collection: str,
+    year: Annotated[
+        str | None, Query(pattern=r"^[0-9]{4}$", description="only the dates of this year (YYYY)")
+    ] = None,
+) -> JSONResponse:
     served = cube(request)
     coll = served.collection(collection)
     base = base_url(request) + "/"
 
     def make() -> dict[str, list[str]]:
+        if year is not None:
+            refs = [r for k, r in sorted(coll.parts.items()) if year_of(k) == year]
+            return gomez_view(served.load(coll, refs), base, year)
         return {k: v for part in served.each_part(coll) for k, v in gomez_view(part, base).items()}
 
-    return JSONResponse(served.derived(("gomez", coll.name, base), make))
+    if year is not None and year not in years(coll):
+        raise APIError(404, f"{coll.name!r} has no dates in {year}; years: {years(coll)}")
+    return JSONResponse(served.derived(("gomez", coll.name, base, year), make))
 
 
 @router.get(

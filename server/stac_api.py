@@ -322,7 +322,7 @@ class CatalogueClient(BaseCoreClient):
                 for part in self.cube.each_part(coll)
                 for e in part.dates.values()
             }
-            return cstac.collection(dataclasses.replace(coll, dates=periods))
+            return cstac.collection(dataclasses.replace(coll, dates=periods), sorted(periods))
 
         return dict(self.cube.derived(("stac", coll.name), make))  # the caller sets its links
 

@@ -79,12 +79,14 @@ def test_validators_caching_and_gzip(site):
 
 def test_hidden_paths_side_cars_and_folders_are_404(site, demo_cube):
     cog, _ = sample(site)
-    for path in ("/.leafcube/ledger.json", "/.leafcube/", f"/{cog}.aux.xml", f"/{cog}.msk"):
+    name, date = cog.split("/")[:2]
+    ledger = f"/.leafcube/ledger/{name}/{date[:7]}.json"  # the month of the ledger holding it
+    for path in (ledger, "/.leafcube/", f"/{cog}.aux.xml", f"/{cog}.msk"):
         assert status_and_version(site, path, "-I")[0] == "404", path
     folder = cog.rsplit("/", 1)[0]
     assert status_and_version(site, f"/{folder}/")[0] == "404"
     if site.name == "stack":  # the private state exists in the cube nginx serves
-        assert (site.root / ".leafcube" / "ledger.json").is_file()
+        assert (site.root / ledger.lstrip("/")).is_file()
 
 
 def test_api_passes_through_with_its_own_headers(stack):

@@ -92,13 +92,13 @@ def test_publish_is_complete_and_idempotent(publish, demo_cube, tmp_path):
     urls = [u for date_urls in view.values() for u in date_urls]
     assert urls and all(u.startswith(f"{BASE}/{coll}/") for u in urls)
     assert all((dest / u.removeprefix(BASE + "/")).is_file() for u in urls)
-    # the static STAC is rewritten for the public URL: a stand-alone items.json resolves
-    items = orjson.loads((dest / "stac" / coll / "items.json").read_bytes())
+    # the static STAC is rewritten for the public URL: a part's stand-alone items.json resolves
+    items = orjson.loads((dest / "stac" / coll / "2023" / "items.json").read_bytes())
     hrefs = [a["href"] for f in items["features"] for a in f["assets"].values()]
     assert hrefs and all(h.startswith(f"{BASE}/{coll}/") for h in hrefs)
     assert all((dest / h.removeprefix(BASE + "/")).is_file() for h in hrefs)
     self_links = [lk["href"] for lk in items["links"] if lk["rel"] == "self"]
-    assert self_links == [f"{BASE}/stac/{coll}/items.json"]
+    assert self_links == [f"{BASE}/stac/{coll}/2023/items.json"]
     assert sorted(p.relative_to(dest).as_posix() for p in (dest / "stac").rglob("*.json")) == (
         sorted(h for h in cube_files(demo_cube) if h.startswith("stac/"))
     )

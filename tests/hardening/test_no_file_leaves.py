@@ -31,7 +31,7 @@ FAKE_SSH = '#!/bin/sh\nshift\nexec "$@"\n'  # rsync's "remote" shell: the remote
 def secrets_of(cube: Path) -> list[bytes]:
     """Contents that must never be sent: the planted secret, and files behind /etc."""
     shadow = Path("/etc/shadow").read_bytes() if os.access("/etc/shadow", os.R_OK) else b""
-    ledger = (cube / ".leafcube" / "ledger.json").read_bytes()[:64]
+    ledger = min((cube / ".leafcube" / "ledger").rglob("*.json")).read_bytes()[:64]
     return [s for s in (SECRET, Path("/etc/passwd").read_bytes()[:64], shadow[:64], ledger) if s]
 
 

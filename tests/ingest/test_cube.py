@@ -48,7 +48,11 @@ def test_layout_and_catalogue_valid(demo_cube):
                 else:
                     assert tf.href == f"{COLL}/{key}/{tile}/{name}.tif"
                 assert (demo_cube / tf.href).is_file()
-    assert cat.views == {"gomez/" + COLL: f"gomez/{COLL}.json", "stac": "stac/catalog.json"}
+    assert cat.views == {
+        f"gomez/{COLL}": f"gomez/{COLL}.json",
+        f"gomez/{COLL}/index": f"gomez/{COLL}/index.json",
+        "stac": "stac/catalog.json",
+    }
     assert coll.extent == (-806000.0, 602920.0, -794000.0, 614920.0)
     assert coll.origin == (0.0, 0.0)  # Earth Engine's lattice, read from the files
 
@@ -212,31 +216,30 @@ def test_stac_is_valid_offline(demo_cube):
     """stac-validator on core schemas (pystac ships them; the machine is offline)."""
     from stac_validator.validate import StacValidate
 
-    pystac_schemas = Path(__import__("pystac").__file__).parent / "validation" / "jsonschemas"
-    spec = pystac_schemas / "stac-spec" / "v1.1.0"
-    schema_map = {}
-    for f in spec.glob("*.json"):
-        kind = f.stem if f.stem in ("catalog", "collection") else "item"
-        schema_map[f"https://schemas.stacspec.org/v1.1.0/{kind}-spec/json-schema/{f.name}"] = str(f)
-    for name in ("Feature", "Geometry"):
-        schema_map[f"https://geojson.org/schema/{name}.json"] = str(
-            pystac_schemas / "geojson" / f"{name}.json"
-        )
+    from tests.stac.schemas import offline_schema_map
+
+    schema_map = offline_schema_map()
     stac = demo_cube / "stac"
+    years = ("2023", "2024")
     files = [
         stac / "catalog.json",
         stac / COLL / "collection.json",
+        *(stac / COLL / y / "catalog.json" for y in years),
         *sorted((stac / COLL / "items").glob("*.json")),
     ]
-    assert len(files) == 2 + 48
+    assert len(files) == 2 + 2 + 48
     for f in files:
         v = StacValidate(str(f), core=True, schema_map=schema_map)
         assert v.run(), (f, v.message)
-    fc = StacValidate(
-        str(stac / COLL / "items.json"), core=True, item_collection=True, schema_map=schema_map
-    )
-    fc.validate_item_collection()
-    assert len(fc.message) == 48 and all(m["valid_stac"] for m in fc.message), fc.message
+    for y in years:
+        fc = StacValidate(
+            str(stac / COLL / y / "items.json"),
+            core=True,
+            item_collection=True,
+            schema_map=schema_map,
+        )
+        fc.validate_item_collection()
+        assert len(fc.message) == 24 and all(m["valid_stac"] for m in fc.message), fc.message
     # extension fields (their schemas are online only; checked here by hand)
     item = orjson.loads((stac / COLL / "items" / "2023-08-01_tile43.json").read_bytes())
     assert item["properties"]["proj:code"] == "EPSG:3979"
@@ -253,8 +256,13 @@ def test_stac_is_valid_offline(demo_cube):
     ).resolve()
     coll = orjson.loads((stac / COLL / "collection.json").read_bytes())
     assert set(coll["item_assets"]) == set(load(demo_cube).collections[COLL].layers)
-    assert coll["cube:dimensions"]["time"]["values"][0] == "2023-01-01"
-    fc = orjson.loads((stac / COLL / "items.json").read_bytes())
-    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 48
+    assert coll["cube:dimensions"]["time"]["extent"] == [
+        "2023-01-01T00:00:00Z",
+        "2024-12-31T23:59:59Z",
+    ]
+    children = [lk["href"] for lk in coll["links"] if lk["rel"] == "child"]
+    assert children == [f"{y}/catalog.json" for y in years]
+    fc = orjson.loads((stac / COLL / "2024" / "items.json").read_bytes())
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 24
     first = fc["features"][0]["assets"]["LAI"]["href"]
-    assert (stac / COLL / first).is_file()
+    assert (stac / COLL / "2024" / first).is_file()

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -41,16 +42,23 @@ def test_adding_one_month_adds_exactly_that_month(
     changed = {p for p in after if before.get(p) != after[p]}
     allowed_changed = {
         "catalogue.json",
-        ".leafcube/ledger.json",
         f"gomez/{COLL}.json",
+        f"gomez/{COLL}/index.json",
         f"stac/{COLL}/collection.json",
-        f"stac/{COLL}/items.json",
     }
     new_paths = {p for p in changed if p not in before}
     assert changed - new_paths == allowed_changed
-    assert all(  # a new year: a new part, the older parts untouched
-        p.startswith((f"{COLL}/2025-01-01/", f"stac/{COLL}/items/2025-01-01_"))
-        or p == f"catalogue/{COLL}/2025.json"
+    assert all(  # a new year: a new part and its views, the older parts' untouched
+        p.startswith(
+            (f"{COLL}/2025-01-01/", f"stac/{COLL}/items/2025-01-01_", f"stac/{COLL}/2025/")
+        )
+        or p
+        in (
+            f"catalogue/{COLL}/2025.json",
+            f"gomez/{COLL}/2025.json",
+            f".leafcube/ledger/{COLL}/2025-01.json",
+        )
+        or p.startswith(".leafcube/sources/")  # the new folder's state
         for p in new_paths
     ), new_paths
     assert f"catalogue/{COLL}/2025.json" in new_paths
@@ -161,3 +169,149 @@ def test_a_re_exported_v2022_qc_rewrites_it_and_the_layers_it_masks(tmp_path, ru
     rewritten = {p for p in after if p.endswith(".tif") and after[p] != before.get(p)}
     base = f"{COLL}-v2022/2022-06-01/tile42"
     assert rewritten == {f"{base}/{n}.tif" for n in ("LAI_QC", "LAI", "errorLAI", "Date")}
+
+
+def _opened(trace: Path) -> list[str]:
+    """The paths a traced process opened (strace's ``openat`` lines that succeeded)."""
+    out = []
+    for line in trace.read_text().splitlines():
+        if "openat(" in line and '"' in line and "= -1" not in line:
+            out.append(line.split('"')[1])
+    return out
+
+
+def test_a_noop_rerun_opens_no_cog_and_no_part(cube_copy, demo_exports, tmp_path, snapshot):
+    """A re-run of unchanged folders stats them and plans nothing: strace sees it open no
+    COG (in the cube or the exports) and no catalogue part, and it writes nothing."""
+    before = snapshot(cube_copy)
+    trace = tmp_path / "trace.txt"
+    out = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(trace), *LEAFCUBE, "ingest"]
+        + [str(demo_exports), "--cube", str(cube_copy)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "0 COG(s) written, 314 unchanged; catalogue unchanged" in out.stderr
+    opened = _opened(trace)
+    assert str(cube_copy / "catalogue.json") in opened  # the trace does see its reads
+    assert [p for p in opened if p.endswith((".tif", ".vrt"))] == []
+    assert [p for p in opened if p.startswith(str(cube_copy / "catalogue") + "/")] == []
+    assert [p for p in opened if "/.leafcube/ledger/" in p] == []
+    assert snapshot(cube_copy) == before
+
+
+def test_a_new_date_rewrites_only_its_part_the_root_and_its_views(tmp_path, run_ingest, snapshot):
+    """A new month of a year the cube has: its COGs and mosaics, that year's part, ledger
+    month and views, and the collection-wide files change; the other year's do not. The
+    catalogue is the one a fresh ingest of every export makes."""
+    exports = make_exports(tmp_path / "exports", [(2023, 1), (2023, 2), (2024, 1)])
+    cube = tmp_path / "cube"
+    assert run_ingest(exports, "--cube", cube).returncode == 0
+    before = snapshot(cube)
+    write_month(exports, 2024, 2)
+    out = run_ingest(exports, "--cube", cube)
+    assert out.returncode == 0, out.stderr
+    cogs = len([p for p in before if p.endswith(".tif")])
+    assert f"14 COG(s) written, {cogs} unchanged" in out.stderr
+    after = snapshot(cube)
+    changed = {p for p in after if before.get(p) != after[p]}
+    assert all(before[p] == after[p] for p in before if "2023" in p)  # the other year's
+    expected_old = {
+        "catalogue.json",
+        f"catalogue/{COLL}/2024.json",
+        f"gomez/{COLL}.json",
+        f"gomez/{COLL}/index.json",
+        f"gomez/{COLL}/2024.json",
+        f"stac/{COLL}/collection.json",
+        f"stac/{COLL}/2024/catalog.json",
+        f"stac/{COLL}/2024/items.json",
+        "stac/catalog.json",
+        f".leafcube/ledger/{COLL}/2024-02.json",
+    }
+    sources = {p for p in changed if p.startswith(".leafcube/sources/")}  # the folder's state
+    assert len(sources) == 1
+    assert {p for p in changed - sources if p in before} <= expected_old
+    assert {f"catalogue/{COLL}/2024.json", "catalogue.json"} <= changed
+    new = {p for p in changed if p not in before}
+    assert all(
+        p.startswith((f"{COLL}/2024-02-01/", f"stac/{COLL}/items/2024-02-01_")) or p in expected_old
+        for p in new
+    ), new
+
+    fresh = tmp_path / "fresh"
+    assert run_ingest(exports, "--cube", fresh).returncode == 0
+    got, want = load(cube).to_dict(), load(fresh).to_dict()
+    got.pop("updated"), want.pop("updated")
+    assert got == want
+    for name in (f"catalogue/{COLL}/2024.json", f"gomez/{COLL}.json"):
+        assert (cube / name).read_bytes() == (fresh / name).read_bytes()
+
+
+def test_an_old_whole_ledger_is_split_into_months_and_gives_the_same_catalogue(
+    cube_copy, demo_exports, run_ingest
+):
+    """A cube of an earlier leafcube keeps one ``ledger.json``: the next run splits it by
+    collection and month, removes it, rewrites no COG and leaves the catalogue as it was."""
+    state = cube_copy / ".leafcube"
+    months = {p.relative_to(state): p.read_bytes() for p in (state / "ledger").rglob("*.json")}
+    whole: dict = {}
+    for data in months.values():
+        whole |= orjson.loads(data)
+    assert len(whole) == 314
+    (state / "ledger.json").write_bytes(orjson.dumps(whole))
+    shutil.rmtree(state / "ledger")
+    shutil.rmtree(state / "sources")  # as an older leafcube left it
+    catalogue = (cube_copy / "catalogue.json").read_bytes()
+
+    out = run_ingest(demo_exports, "--cube", cube_copy)
+    assert out.returncode == 0, out.stderr
+    assert "0 COG(s) written, 314 unchanged; catalogue unchanged" in out.stderr
+    assert not (state / "ledger.json").exists()
+    again = {p.relative_to(state): p.read_bytes() for p in (state / "ledger").rglob("*.json")}
+    assert again == months
+    assert (cube_copy / "catalogue.json").read_bytes() == catalogue
+    assert "0 COG(s) written" in run_ingest(demo_exports, "--cube", cube_copy).stderr
+
+
+@pytest.mark.slow
+def test_a_killed_run_is_finished_by_the_next_whatever_its_sources(tmp_path, run_ingest):
+    """A run killed after its ledger recorded COGs leaves ``pending.json``; the next run,
+    given other exports, still puts every COG the ledger holds into the catalogue."""
+    exports = make_exports(tmp_path / "exports", [(2023, m) for m in (1, 2, 3)])
+    other = make_exports(tmp_path / "other", [(2024, 1)])
+    cube = tmp_path / "cube"
+    ledger = cube / ".leafcube" / "ledger"
+    proc = subprocess.Popen(
+        [*LEAFCUBE, "ingest", str(exports), "--cube", str(cube), "--workers", "2"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if ledger.is_dir() and any(ledger.rglob("*.json")):  # COGs recorded, run not done
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "ingest finished before the kill: give it more exports"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (cube / ".leafcube" / "pending.json").is_file()
+    recorded = set()
+    for path in ledger.rglob("*.json"):
+        recorded |= set(orjson.loads(path.read_bytes()))
+    assert recorded
+
+    out = run_ingest(other, "--cube", cube)
+    assert out.returncode == 0, out.stderr
+    listed = {
+        t.href
+        for coll in load(cube).collections.values()
+        for entry in coll.dates.values()
+        for files in entry.layers.values()
+        for t in files.tiles.values()
+    }
+    assert recorded <= listed
+    assert any(h.startswith(f"{COLL}/2024-01-01/") for h in listed)
+    assert not (cube / ".leafcube" / "pending.json").exists()

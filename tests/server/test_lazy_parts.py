@@ -162,3 +162,24 @@ def test_a_changed_part_is_read_again_and_only_it(server):
         params={**params, "start": "2020-04-01", "end": "2020-04-30"},
     )
     assert again.status_code == 200 and reads(client) == before + 1
+
+
+def test_a_year_of_the_gomez_view_reads_only_that_years_part(server):
+    client, cube = server
+    coll = load(cube).collections[COLL]
+    before = reads(client)
+    got = client.get(f"/api/collections/{COLL}/gomez.json", params={"year": "2019"})
+    assert got.status_code == 200
+    assert reads(client) == before + 1  # the 2019 part alone
+    base = str(client.base_url).rstrip("/")
+    assert got.json() == {  # the truth, from the whole catalogue's entries
+        k: [f"{base}/{e.layers[n].mosaic}" for n in coll.layers]
+        for k, e in sorted(coll.dates.items())
+        if k.startswith("2019")
+    }
+    whole = client.get(f"/api/collections/{COLL}/gomez.json").json()
+    assert {k: v for k, v in whole.items() if k.startswith("2019")} == got.json()
+    absent = client.get(f"/api/collections/{COLL}/gomez.json", params={"year": "1999"})
+    assert absent.status_code == 404 and "2015" in absent.json()["detail"]
+    bad = client.get(f"/api/collections/{COLL}/gomez.json", params={"year": "19"})
+    assert bad.status_code == 422 and "year" in str(bad.json()["detail"])

@@ -15,7 +15,7 @@ import pystac
 import pytest
 import stackstac
 
-from leafcube.catalogue import load
+from leafcube.catalogue import load, load_root
 from leafcube.catalogue.stac import static_documents
 from tests.stac.conftest import AREA
 
@@ -34,11 +34,21 @@ def hrefs(obj: Any) -> list[str]:
     return []
 
 
+def part_features(cube: Path) -> list[dict[str, Any]]:
+    """The features of every part's ``items.json``, part after part."""
+    parts = load_root(cube).collections[COLL].parts
+    return [
+        f
+        for key in sorted(parts)
+        for f in json.loads((cube / "stac" / COLL / key / "items.json").read_text())["features"]
+    ]
+
+
 def test_every_item_carries_what_stac_tools_need(demo_cube):
     coll = load(demo_cube).collections[COLL]
-    fc = json.loads((demo_cube / "stac" / COLL / "items.json").read_text())
-    assert len(fc["features"]) == 48
-    for f in fc["features"]:
+    features = part_features(demo_cube)
+    assert len(features) == 48
+    for f in features:
         p = f["properties"]
         entry = coll.dates[p["start_datetime"][:10]]
         assert p["datetime"] == p["start_datetime"] == f"{entry.start}T00:00:00Z"
@@ -90,15 +100,18 @@ def test_static_documents_are_pure_and_absolute_under_a_base_url(demo_cube):
 
 
 def test_published_items_json_resolves_over_http(published):
-    url = f"{published.url}/stac/{COLL}/items.json"
-    ic = pystac.ItemCollection.from_file(url)
-    assert len(ic) == 48
-    for item in ic:
+    parts = load_root(published.folder).collections[COLL].parts
+    ics = [
+        pystac.ItemCollection.from_file(f"{published.url}/stac/{COLL}/{k}/items.json")
+        for k in parts
+    ]
+    assert [len(ic) for ic in ics] == [24, 24]  # the demo's two years
+    for item in (it for ic in ics for it in ic):
         key, tile = item.id[len(COLL) + 1 :].rsplit("-", 1)
         assert item.get_self_href() == f"{published.url}/stac/{COLL}/items/{key}_{tile}.json"
         for asset in item.assets.values():
             assert asset.get_absolute_href().startswith(f"{published.url}/{COLL}/")
-    first = ic.items[0]
+    first = ics[0].items[0]
     assert httpx.head(first.assets["LAI"].get_absolute_href()).status_code == 200
     assert httpx.get(first.get_self_href()).json()["id"] == first.id
     root = pystac.Catalog.from_file(f"{published.url}/stac/catalog.json")
@@ -107,7 +120,7 @@ def test_published_items_json_resolves_over_http(published):
 
 def test_stackstac_finds_the_crs_in_the_json_itself(published, expected):
     """Given the features as JSON (no pystac in between), stackstac reads ``proj:epsg``."""
-    feats = httpx.get(f"{published.url}/stac/{COLL}/items.json").json()["features"]
+    feats = httpx.get(f"{published.url}/stac/{COLL}/2023/items.json").json()["features"]
     one = [f for f in feats if f["id"] == f"{COLL}-2023-08-01-tile42"]
     da = stackstac.stack(one, assets=["LAI"], resolution=20, bounds=AREA)
     assert da.attrs["crs"] == "epsg:3979"
@@ -118,7 +131,7 @@ def test_stackstac_finds_the_crs_in_the_json_itself(published, expected):
 
 
 def test_gdal_stacit_opens_the_published_items_json(published):
-    url = f"{published.url}/stac/{COLL}/items.json"
+    url = f"{published.url}/stac/{COLL}/2023/items.json"
     out = subprocess.run(
         ["gdalinfo", f'STACIT:"{url}":asset=LAI'], capture_output=True, text=True, timeout=120
     )
