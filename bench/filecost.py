@@ -66,7 +66,7 @@ pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
 events {{ worker_connections 256; }}
 http {{
-    log_format sent '$request_method $request_uri $status $bytes_sent';
+    log_format sent '$request_method $request_uri $status $bytes_sent $http_range';
     access_log {tmp}/access.log sent;
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
@@ -125,7 +125,8 @@ from rasterio.windows import Window
 from leafcube.reader.read import HTTP_ENV
 cfg = json.loads(sys.argv[1])
 opens, reads = [], []
-with rasterio.Env(**HTTP_ENV):
+env = {k: v for k, v in {**HTTP_ENV, **cfg["env"]}.items() if v is not None}
+with rasterio.Env(**env):
     for path, col, row in cfg["files"]:
         t = time.perf_counter()
         ds = rasterio.open(path)
@@ -216,7 +217,7 @@ class Nginx:
             time.sleep(0.01)  # nginx writes a request's line after answering it
         parts, total, requests = [], 0, 0
         for line in self.log.read_text().splitlines():
-            _method, uri, _status, sent = line.split()
+            _method, uri, _status, sent = line.split()[:4]
             if uri.startswith(MARK):
                 parts.append((total, requests))
                 total = requests = 0
@@ -315,13 +316,14 @@ def point_files(cube: Path, base: str, through_vrt: bool) -> list[tuple[str, int
     return out
 
 
-def per_open(cube: Path, base: str, through_vrt: bool, repeat: int) -> dict:
-    """Median ms per file of opening it and of reading one pixel, over fresh processes."""
+def per_open(cube: Path, base: str, through_vrt: bool, repeat: int, env: dict) -> dict:
+    """Median ms per file of opening it and of reading one pixel, over fresh processes
+    (``env`` over the reader's GDAL settings; None unsets one)."""
     files = point_files(cube, base, through_vrt)
     runs = []
     for _ in range(repeat):
         done = subprocess.run(
-            [sys.executable, "-c", OPENER, json.dumps({"files": files})],
+            [sys.executable, "-c", OPENER, json.dumps({"files": files, "env": env})],
             capture_output=True,
             text=True,
             check=True,
@@ -359,20 +361,26 @@ def large_reads(big: Path, repeat: int) -> dict:
     for z, n in ((12, 4), (13, 4)):
         t0 = wm.tile(lon, lat, z)
         tiles += [(z, t0.x + dx - n // 2, t0.y + dy - n // 2) for dx in range(n) for dy in range(n)]
-    win_ms, tile_ms = [], []
+    win, tile = [], []
     for _ in range(repeat):
         with Reader() as reader:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             reader.read_many(files, coll, [entry], ["LAI"], grid, qc="data")
-            win_ms.append((time.perf_counter() - t) * 1e3)
+            win.append(((time.perf_counter() - t) * 1e3, (time.process_time() - c) * 1e3))
         with Reader() as reader:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for z, x, y in tiles:
                 reader.submit_any(
                     tile_png, files, coll, entry, "LAI", "WebMercatorQuad", z, x, y, DEFAULT_QC
                 ).result()
-            tile_ms.append((time.perf_counter() - t) * 1e3 / len(tiles))
-    return {"window_ms": statistics.median(win_ms), "tile_ms": statistics.median(tile_ms)}
+            n = len(tiles)
+            tile.append(((time.perf_counter() - t) * 1e3 / n, (time.process_time() - c) * 1e3 / n))
+    return {
+        "window_ms": statistics.median(w for w, _ in win),
+        "window_cpu_ms": statistics.median(c for _, c in win),
+        "tile_ms": statistics.median(w for w, _ in tile),
+        "tile_cpu_ms": statistics.median(c for _, c in tile),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -444,23 +452,33 @@ def main(argv: list[str] | None = None) -> int:
                     "INGESTED_BYTES_AT_OPEN unset": {"GDAL_INGESTED_BYTES_AT_OPEN": None},
                     "MERGE_CONSECUTIVE_RANGES=NO": {"GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "NO"},
                     "MULTIPLEX=NO": {"GDAL_HTTP_MULTIPLEX": "NO"},
+                    "USE_HEAD=NO": {"CPL_VSIL_CURL_USE_HEAD": "NO"},
                 }
                 for task in ("area", "point"):
                     for block in BLOCKS:
                         for label, env in variants.items():
                             results["settings"].append(case(block, "static", task, env, label))
+            opens = [("local", False, "shipped", {}), ("local", True, "shipped", {})]
+            opens += [("http", vrt, "shipped", {}) for vrt in (False, True)]
+            opens += [
+                ("http", False, "USE_HEAD=NO", {"CPL_VSIL_CURL_USE_HEAD": "NO"}),
+                ("http", False, "INGESTED=16384", {"GDAL_INGESTED_BYTES_AT_OPEN": "16384"}),
+            ]
             for block, cube in cubes.items():
-                for where, base in (("local", ""), ("http", f"/vsicurl/{static.url}/cube-{block}")):
-                    for vrt in (False, True):
-                        row = {
-                            "block": block,
-                            "where": where,
-                            "through": "mosaic VRT" if vrt else "tile COGs",
-                            **per_open(cube, base, vrt, args.repeat),
-                        }
-                        static.sent()
-                        log(json.dumps(row))
-                        results["opens"].append(row)
+                for where, vrt, label, env in opens:
+                    base = f"/vsicurl/{static.url}/cube-{block}" if where == "http" else ""
+                    static.sent()
+                    row = {
+                        "block": block,
+                        "where": where,
+                        "through": "mosaic VRT" if vrt else "tile COGs",
+                        "label": label,
+                        **per_open(cube, base, vrt, args.repeat, env),
+                    }
+                    sent = static.sent()[0]  # all repeats
+                    row["bytes"], row["requests"] = (v / args.repeat / row["files"] for v in sent)
+                    log(json.dumps(row))
+                    results["opens"].append(row)
             for block in BLOCKS:
                 results["large"][block] = large_reads(OUT / f"one-{block}", args.repeat)
                 log(json.dumps({"block": block, **results["large"][block]}))
