@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 from leafcube.catalogue.models import Collection, LayerFiles, LayerSpec
 
+from .cog import COG_OPTIONS
 from .vrt import Placed, mosaic_source_xml
 
 #: The tile COGs' block size: overview levels stop when a level fits in one block.
-BLOCK = 512
+BLOCK = int(COG_OPTIONS["BLOCKSIZE"])
 
 
 def mosaic_href(collection: str, key: str, layer: str) -> str:

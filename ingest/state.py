@@ -17,7 +17,7 @@ from leafcube.catalogue.folder import read_json, state_dir, write_json
 LEDGER_NAME = "ledger.json"
 SETTINGS_NAME = "settings.json"
 #: Bump when the COG recipe changes, so a re-run rewrites every COG.
-RECIPE = "cog-3"
+RECIPE = "cog-4"
 
 
 def fingerprint(paths: Sequence[Path], *extra: str) -> str:

@@ -109,8 +109,9 @@ def block_extents(tif: Path) -> list[tuple[int, int]]:
     """(offset, size) of every full-resolution block of a tile COG, from GDAL's TIFF tags."""
     extents = []
     with rasterio.open(tif) as src:
+        bh, bw = src.block_shapes[0]
         for _, w in src.block_windows(1):
-            col, row = w.col_off // 512, w.row_off // 512
+            col, row = w.col_off // bw, w.row_off // bh
             offset = src.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=1)
             size = src.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1)
             if offset and size:
