@@ -214,12 +214,16 @@ def _joined(
     parts: list[Future[LayerRead]], wins: list[Window], shape: tuple[int, int]
 ) -> Future[LayerRead]:
     """One read's future from its parts': the stitched read once every part is done,
-    cancelled or failed with the first part that is; cancelling it cancels the parts."""
+    cancelled or failed with the first part that is; cancelling it cancels the parts.
+    No callback holds a future that holds it (a done future keeps its callbacks), so a
+    finished read's arrays are freed with their last reference, not by the cyclic GC."""
     out: Future[LayerRead] = Future()
     lock = threading.RLock()  # cancelling ``out`` cancels parts, whose callbacks come back
+    reads: list[LayerRead | None] = [None] * len(parts)
     left = [len(parts)]
+    pending = list(parts)  # for cancelling; emptied once ``out`` is done
 
-    def part_done(part: Future[LayerRead]) -> None:
+    def part_done(i: int, part: Future[LayerRead]) -> None:
         with lock:
             left[0] -= 1
             if out.done():
@@ -230,21 +234,50 @@ def _joined(
             if (exc := part.exception()) is not None:
                 out.set_exception(exc)
                 return
+            reads[i] = part.result()
             if left[0]:
                 return
-        read = stitch([(w, p.result()) for w, p in zip(wins, parts, strict=True)], shape)
+            done = [(w, r) for w, r in zip(wins, reads, strict=True) if r is not None]
+            reads.clear()
         with contextlib.suppress(InvalidStateError):  # its caller cancelled it just now
-            out.set_result(read)
+            out.set_result(stitch(done, shape))
 
-    def out_done(_: Future[LayerRead]) -> None:
-        if out.cancelled():
-            for part in parts:
-                part.cancel()
+    def out_done(this: Future[LayerRead]) -> None:  # ``this``, not ``out``: no cycle
+        with lock:
+            waiting = pending.copy() if this.cancelled() else []
+            pending.clear()
+            reads.clear()
+        for part in waiting:
+            part.cancel()
 
     out.add_done_callback(out_done)
-    for part in parts:
-        part.add_done_callback(part_done)
+    for i, part in enumerate(parts):
+        part.add_done_callback(functools.partial(part_done, i))
     return out
+
+
+class _Countdown:
+    """Resolves ``finished`` once ``n`` futures are done, or as soon as one fails or is
+    cancelled. It holds none of the futures it counts, so their callbacks make no cycle."""
+
+    def __init__(self, n: int, finished: Future[None]) -> None:
+        self._left = n
+        self._finished = finished
+        self._lock = threading.Lock()
+        if not n:
+            finished.set_result(None)
+
+    def __call__(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._left -= 1
+            if self._finished.done():
+                return
+            if future.cancelled():
+                self._finished.set_exception(CancelledError())
+            elif (exc := future.exception()) is not None:
+                self._finished.set_exception(exc)
+            elif not self._left:
+                self._finished.set_result(None)
 
 
 class ReadBatch:
@@ -264,28 +297,12 @@ class ReadBatch:
         self.futures = futures
         self.finished: Future[None] = Future()
         self.finished.set_running_or_notify_cancel()
-        self._left = len(futures)
-        self._lock = threading.Lock()
-        if not futures:
-            self.finished.set_result(None)
+        countdown = _Countdown(len(futures), self.finished)
         for future in futures:
-            future.add_done_callback(self._one_done)
+            future.add_done_callback(countdown)
 
     def __len__(self) -> int:
         return len(self.futures)
-
-    def _one_done(self, future: Future[LayerRead]) -> None:
-        with self._lock:
-            self._left -= 1
-            last = self._left == 0
-            if self.finished.done():
-                return
-            if future.cancelled():
-                self.finished.set_exception(CancelledError())
-            elif (exc := future.exception()) is not None:
-                self.finished.set_exception(exc)
-            elif last:
-                self.finished.set_result(None)
 
     def cancel(self) -> int:
         """Drop the reads still queued; returns how many."""

@@ -4,7 +4,9 @@ of a large read, not the whole of it."""
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 from concurrent.futures import CancelledError
 
 import numpy as np
@@ -119,3 +121,44 @@ def test_cancelling_drops_every_queued_part(cube):
         counts = reader.counts()
     assert (counts.queued, counts.cancelled, counts.done) == (0, 2 * 121, 2 + 121)
     assert one["LAI"][coll.sorted_dates()[0].key].dn.shape == (5000, 5000)
+
+
+@pytest.fixture
+def no_cyclic_gc():
+    """The cyclic garbage collector off: what is freed is freed by reference counts."""
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.mark.parametrize("roi", ["point", "parts"])
+def test_a_finished_read_is_freed_without_the_cyclic_gc(cube, no_cyclic_gc, roi):
+    """A done future keeps its callbacks; if a batch's or a parted read's callbacks held
+    the futures back, every read would wait for the cyclic GC, which counts objects, not
+    bytes: a worker serving 32 large subsets kept 1.6 GB of finished reads."""
+    folder, coll = cube
+    files = CubeFiles(str(folder))
+    grid = (
+        roi_grid(coll, AROUND, NATIVE) if roi == "parts" else roi_grid(coll, Point(-107.42, 53.8))
+    )
+    with Reader(threads=2, name="test-parts-free") as reader:
+        batch = reader.start_many(files, coll, coll.sorted_dates()[:3], ["LAI"], grid)
+        reads = batch.result()["LAI"]
+        assert len(reads) == 3 and (grid.pixels > PART_PIXELS) == (roi == "parts")
+        alive = [weakref.ref(r) for r in reads.values()]
+        del batch, reads
+        assert [r() for r in alive] == [None, None, None]
+
+
+def test_a_cancelled_parted_read_is_freed_without_the_cyclic_gc(cube, no_cyclic_gc):
+    folder, coll = cube
+    files, grid = CubeFiles(str(folder)), roi_grid(coll, LARGE, NATIVE)
+    with Reader(threads=1, name="test-parts-free-cancel") as reader:
+        release = blocked(reader, coll)
+        batch = reader.start_many(files, coll, coll.sorted_dates()[:1], ["LAI"], grid)
+        alive = [weakref.ref(f) for f in batch.futures]
+        assert batch.cancel() == 121
+        release.set()
+        del batch
+        assert [f() for f in alive] == [None]
