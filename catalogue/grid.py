@@ -11,9 +11,12 @@ CCRS_CRS = "EPSG:3979"
 TILE_SIZE_M = 900_000.0
 X0 = -2_600_000.0
 Y0 = 3_914_925.0
-#: Pixels a side of the tile COGs' blocks (ingest writes them so): the lattice that reads,
-#: requests and chunks are cut on, anchored at each tile file's top-left corner.
-BLOCK = 512
+#: Pixels a side of the blocks of the tile COGs ingest writes (recipe ``cog-4``; cubes
+#: ingested before it have 512 px blocks, which read the same).
+BLOCK = 256
+#: Pixels a side of the lattice that large reads, requests and chunks are cut on, anchored
+#: at each tile file's top-left corner: whole blocks of either block size.
+CUT = 2 * BLOCK
 
 #: The 26 tiles that cover the Canadian landmass.
 CANADA_TILES: tuple[str, ...] = tuple(

@@ -1,7 +1,7 @@
 """A collection opened lazily as an xarray Dataset: the dates, layers and ROI are laid out
 at once, pixels are read only for what is computed — a window of dates and pixels at a
 time, through the same backend (server subsets, or COG reads) as ``extract``, so values
-are identical. Chunked (dask) on the tiles' 512-pixel COG blocks by default."""
+are identical. Chunked (dask) in 512-pixel squares of the tiles' COG blocks by default."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from leafcube.catalogue.grid import BLOCK, intersect
+from leafcube.catalogue.grid import CUT, intersect
 from leafcube.reader.netcdf import cf_dataset
 
 from .backend import Arrays
@@ -75,7 +75,7 @@ class LayerArray(BackendArray):
         return out
 
 
-def block_chunks(plan: ExtractPlan, layer: str, block: int = BLOCK) -> dict[str, tuple[int, ...]]:
+def block_chunks(plan: ExtractPlan, layer: str, block: int = CUT) -> dict[str, tuple[int, ...]]:
     """Chunks of ``(time, y, x)`` whose edges fall on the COG blocks of the layer's first
     tile (tiles that overlap it sit on other block grids: their blocks are cut)."""
     grid = plan.grid

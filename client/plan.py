@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from shapely.geometry.base import BaseGeometry
 
 from leafcube.catalogue import Catalogue, Collection, DateEntry, query
-from leafcube.catalogue.grid import BLOCK, intersect
+from leafcube.catalogue.grid import CUT, intersect
 from leafcube.catalogue.qc import QCFilter, check_filter
 from leafcube.catalogue.roi import bbox_geometry
 from leafcube.reader import RoiGrid, roi_grid
@@ -54,10 +54,10 @@ class ExtractPlan:
         )
 
     def area_parts(self, max_pixels: int) -> list[ExtractPlan]:
-        """The plan in windows of at most ``max_pixels`` (at least one COG block each), cut
+        """The plan in windows of at most ``max_pixels`` (at least one 512 px cut each), cut
         on the block lattice of its first layer; windows with no ROI pixel or beyond the
         collection's tiles are left out (their pixels are all masked)."""
-        cells = max(1, max_pixels // (BLOCK * BLOCK))
+        cells = max(1, max_pixels // (CUT * CUT))
         rows = max(1, math.isqrt(cells))
         wins = windows(self.grid, anchor(self.entries, self.layers[0]), (rows, cells // rows))
         parts = [self.window(w) for w in wins]

@@ -2,8 +2,9 @@
 
 Reopening a COG costs a request over HTTP and about 0.7 ms on disk, and an open dataset
 that has been read holds about 0.65 MB (its decoder's buffers), so a read thread keeps a
-bounded number of the files it read last open. A point's pixel costs a whole 512 x 512
-block's decoding (about 1.6 ms); decoded small windows are kept apart, a few hundred
+bounded number of the files it read last open. A point's pixel costs a whole block's
+decoding (256 x 256 px, a quarter of the 512 px blocks of older cubes, which took about
+1.6 ms); decoded small windows are kept apart, a few hundred
 bytes each, so a point's time series over a thousand dates is read again without
 opening a file (bench/timeseries.py).
 """

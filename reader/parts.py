@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from leafcube.catalogue import DateEntry
-from leafcube.catalogue.grid import BLOCK
+from leafcube.catalogue.grid import CUT
 
 from .grid import RoiGrid
 from .read import LayerRead
@@ -17,8 +17,9 @@ from .read import LayerRead
 #: A window of a grid: row, column, height and width in pixels.
 Window = tuple[int, int, int, int]
 #: Pixels of the largest window a reader reads as one job: a larger one is read in parts
-#: of one block each (about 3 ms of decoding a part).
-PART_PIXELS = BLOCK * BLOCK
+#: of one :data:`~leafcube.catalogue.grid.CUT` square each (2 x 2 COG blocks, one block of
+#: cubes ingested before recipe cog-4; about 3 ms of decoding a part).
+PART_PIXELS = CUT * CUT
 
 
 def anchor(entries: Sequence[DateEntry], layer: str) -> tuple[float, float] | None:
@@ -49,8 +50,8 @@ def windows(
     x0, y0 = corner if corner is not None else (grid.bounds[0], grid.bounds[3])
     col_off = round((grid.bounds[0] - x0) / res)
     row_off = round((y0 - grid.bounds[3]) / res)
-    rows = _spans(grid.height, row_off, BLOCK * max(1, blocks[0]))
-    cols = _spans(grid.width, col_off, BLOCK * max(1, blocks[1]))
+    rows = _spans(grid.height, row_off, CUT * max(1, blocks[0]))
+    cols = _spans(grid.width, col_off, CUT * max(1, blocks[1]))
     return [(r, c, h, w) for r, h in rows for c, w in cols]
 
 

@@ -21,8 +21,14 @@ from leafcube.catalogue.qc import DEFAULT_QC, QCFilter, check_filter, keep
 from .datasets import Datasets
 from .grid import RoiGrid
 
+#: Bytes GDAL fetches with a remote COG's first request (``GDAL_INGESTED_BYTES_AT_OPEN``):
+#: one ``/vsicurl/`` chunk.
+HEADER_BYTES = 16384
 #: GDAL settings for reading COGs over HTTP(S): no directory listing, no side-car
-#: probes, merged and multiplexed range requests, retries on 429/5xx. Not ``VSI_CACHE``:
+#: probes, merged and multiplexed range requests, retries on 429/5xx. The first GET of a
+#: file takes :data:`HEADER_BYTES`: the header and tile index of a 4,096 px COG fit with
+#: either block size, and 32 KiB moved 16 KiB more for every COG opened without saving a
+#: request (bench/filecost.py). Not ``VSI_CACHE``:
 #: it keeps up to 25 MB per open file (12.8 GB over :data:`~.reader.MAX_OPEN` files),
 #: where ``/vsicurl/`` already keeps one cache of fetched ranges for the process and
 #: local files have the page cache.
@@ -31,7 +37,7 @@ HTTP_ENV = {
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.vrt",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIPLEX": "YES",
-    "GDAL_INGESTED_BYTES_AT_OPEN": "32768",
+    "GDAL_INGESTED_BYTES_AT_OPEN": str(HEADER_BYTES),
     "GDAL_HTTP_MAX_RETRY": "4",
     "GDAL_HTTP_RETRY_DELAY": "0.5",
     "GDAL_HTTP_TIMEOUT": "60",

@@ -4,7 +4,7 @@ one client ``Cube`` and closed with it.
 Each (layer, date) always reads on the same thread (its *lane*), so its files are opened
 once and stay open for the next request; consecutive dates go to consecutive lanes, so a
 date range still spreads evenly. A read larger than :data:`~.parts.PART_PIXELS` is read in
-parts of one COG block, on consecutive lanes, and stitched. A lane serves its callers'
+parts on the blocks' lattice, on consecutive lanes, and stitched. A lane serves its callers'
 *tickets* (one per :meth:`Reader.start_many` call, a request's reads) fairly by pixels, one
 read at a time: the ticket that has read the fewest pixels on the lane goes next, so a
 small request waits for about one part of each larger one, however many they queued; a

@@ -72,7 +72,7 @@ def test_chunks_fall_on_cog_blocks(demo_cube):
     res = coll.resolution
     x0 = float(ds.x[0]) - res / 2
     edges = np.cumsum((0, *ds.LAI.chunks[2]))[:-1]
-    for e in edges[1:]:  # every chunk edge but the first sits on a 512-px block edge
+    for e in edges[1:]:  # every chunk edge but the first sits on the 512 px cut lattice
         assert round((x0 + e * res - tile.bbox[0]) / res) % 512 == 0
     assert set(ds.LAI.chunks[0]) == {1}
 

@@ -14,6 +14,7 @@ import rasterio
 from rio_cogeo.cogeo import cog_validate
 
 from leafcube.catalogue import load
+from leafcube.catalogue.grid import BLOCK
 from leafcube.catalogue.products import NODATA, leaf_layers
 from leafcube.ingest.demo import (
     SPLIT_LAYER,
@@ -23,6 +24,7 @@ from leafcube.ingest.demo import (
     landscape,
     month_layers,
 )
+from leafcube.ingest.mosaic import overview_factors
 from leafcube.ingest.names import parse_name
 
 COLL = "leaf-s2-20m-monthly"
@@ -71,8 +73,8 @@ def test_every_cog_is_valid(demo_cube):
     )
     assert out.returncode == 0 and "is a valid cloud optimized GeoTIFF" in out.stdout
     with rasterio.open(one) as src:
-        assert src.block_shapes[0] == (512, 512)
-        assert src.overviews(1) == [2]
+        assert src.block_shapes[0] == (BLOCK, BLOCK) == (256, 256)
+        assert src.overviews(1) == overview_factors(src.shape) == [2, 4]  # 600 x 340 px
         assert src.compression.name in ("zstd", "deflate")
 
 

@@ -15,7 +15,7 @@ import rasterio
 from shapely.geometry import Point, box
 
 from leafcube.catalogue import load
-from leafcube.catalogue.grid import BLOCK
+from leafcube.catalogue.grid import CUT
 from leafcube.catalogue.query import collection
 from leafcube.reader import CubeFiles, Datasets, Reader, roi_grid
 from leafcube.reader.parts import PART_PIXELS, anchor, windows
@@ -48,11 +48,11 @@ def test_windows_tile_the_grid_on_the_block_lattice(cube, blocks):
     row0 = round((corner[1] - grid.bounds[3]) / grid.transform.a)
     for row, col, height, width in wins:
         seen[row : row + height, col : col + width] += 1
-        assert 0 < height <= BLOCK * blocks[0] and 0 < width <= BLOCK * blocks[1]
+        assert 0 < height <= CUT * blocks[0] and 0 < width <= CUT * blocks[1]
         if row:  # every cut but the grid's own edges lies on the lattice
-            assert (row0 + row) % (BLOCK * blocks[0]) == 0
+            assert (row0 + row) % (CUT * blocks[0]) == 0
         if col:
-            assert (col0 + col) % (BLOCK * blocks[1]) == 0
+            assert (col0 + col) % (CUT * blocks[1]) == 0
     assert (seen == 1).all()  # every pixel in exactly one window
     assert len(wins) > 1
 
