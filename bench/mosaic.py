@@ -29,7 +29,6 @@ Debian's ``gdal-bin``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -46,6 +45,10 @@ from pathlib import Path
 import httpx
 import rasterio
 from affine import Affine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ingest import RES, X0, Y0, write_layer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -128,31 +131,20 @@ print(time.perf_counter() - t0)
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def _bench_ingest():
-    """``bench/ingest.py`` as a module (its LEAF-like layer generator)."""
-    spec = importlib.util.spec_from_file_location("bench_ingest", HERE / "ingest.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_ingest"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def make_exports(drive: Path, tile: int, overlap: int = 256) -> Path:
     """A 2 x 2 grid of current-LEAF tile exports (LAI, QC, Date), ``tile`` px a side,
     overlapping by ``overlap`` px, each with its own landscape and clouds."""
-    gen = _bench_ingest()
     step = tile - overlap
     for i, (r, c) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
         name = f"tile{40 + 10 * r + c}"
         folder = drive / f"{name}_2024"
         folder.mkdir(parents=True, exist_ok=True)
-        x0, y0 = gen.X0 + c * step * gen.RES, gen.Y0 - r * step * gen.RES
+        x0, y0 = X0 + c * step * RES, Y0 - r * step * RES
         for kind in ("LAI", "QC0", "Date"):
             path = folder / f"{name}_Aug_{kind.rstrip('0')}_20m.tif"
-            gen.write_layer(path, tile, kind, 7 + i)
+            write_layer(path, tile, kind, 7 + i)
             with rasterio.open(path, "r+") as dst:  # moved to its place in the grid
-                dst.transform = Affine(gen.RES, 0.0, x0, 0.0, -gen.RES, y0)
+                dst.transform = Affine(RES, 0.0, x0, 0.0, -RES, y0)
     return drive
 
 
