@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,11 +48,12 @@ from affine import Affine
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import RES, X0, Y0, write_layer  # noqa: E402
+from tests.conftest import NGINX, STATIC_SITE, free_port  # noqa: E402
+from tests.conftest import NGINX_CONF as PLAIN_NGINX_CONF  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 LEAFCUBE = [sys.executable, "-m", "leafcube.cli.main", "ingest"]
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 COLL, KEY = "leaf-s2-20m-monthly", "2024-08-01"
 #: The client settings docs/catalogue.md recommends for /vsicurl/.
 GDAL_ENV = {
@@ -62,29 +62,13 @@ GDAL_ENV = {
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "VSI_CACHE": "TRUE",
 }
-NGINX_CONF = """\
-{user}
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    log_format ranges '$request_method $request_uri $status $body_bytes_sent "$http_range"';
-    access_log {tmp}/access.log ranges;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    types {{ application/json json; image/tiff tif; application/xml vrt; }}
-    server {{
-        listen 127.0.0.1:{port};
-        root {root};
-        location / {{ }}
-    }}
-}}
-"""
+#: tests/conftest.py's nginx serving a folder, its log giving each request's method, URI,
+#: status, bytes sent and Range.
+NGINX_CONF = PLAIN_NGINX_CONF.replace("{site}", STATIC_SITE).replace(
+    "access_log {tmp}/access.log;",
+    "log_format ranges '$request_method $request_uri $status $body_bytes_sent \"$http_range\"';"
+    "\n    access_log {tmp}/access.log ranges;",
+)
 #: One rasterio read in a fresh process: prints the seconds of open + read.
 RASTERIO_READ = """\
 import sys, time
@@ -198,11 +182,7 @@ class Served:
 def nginx(root: Path) -> Iterator[Served]:
     """Serve ``root`` on a free 127.0.0.1 port with nginx; stopped (by its pid) on exit."""
     with tempfile.TemporaryDirectory() as tmp:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         user = "user root;" if os.geteuid() == 0 else ""
         conf = Path(tmp) / "nginx.conf"
         conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, port=port, root=root))
