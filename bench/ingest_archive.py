@@ -24,10 +24,8 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,9 +33,12 @@ import numpy as np
 import rasterio
 from affine import Affine
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import ingest  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
-TIME = "/usr/bin/time"
 #: Tiny tiles on the LCC grid LEAF's national products use (500 m pixels).
 RES, SIZE, X0, Y0 = 500.0, 32, -2_600_000.0, 3_914_500.0
 FIRST = dt.date(2010, 1, 1)
@@ -87,20 +88,9 @@ def measure(python: str, what: str, dates: int, exports: Path, cube: Path) -> Ru
     cmd += ["--quiet", "--workers", "2"]
     if what == "import only":  # the floor: Python, GDAL and leafcube's ingest modules loaded
         cmd = [python, "-c", "import leafcube.ingest.pipeline"]
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [TIME, "-f", "%U %S %M", "-o", out.name, *cmd],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr}")
-        user, system, rss_kb = out.read().split()[-3:]
+    timed = ingest.measure(cmd)
     label = "main" if python != sys.executable else "this"
-    return Run(what, dates, label, wall, float(user) + float(system), int(rss_kb) / 1024)
+    return Run(what, dates, label, timed.wall, timed.cpu, timed.peak_mib)
 
 
 def archive(python: str, dates: int, work: Path, template: dict[str, Path]) -> list[Run]:

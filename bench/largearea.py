@@ -45,7 +45,6 @@ OUT = HERE / "out"
 WORK = OUT / "largearea"
 #: main before this bench's changes (client split by area, reader parts, fair lanes).
 BEFORE = "9afce35"
-PACKAGES = ("catalogue", "cli", "client", "deploy", "ingest", "reader", "retrieval", "server")
 #: Pixels a side of the large area: 100 km at 20 m.
 SIZE = 5000
 #: Top-left corner of the area: tile43's west edge, on Earth Engine's 20 m lattice.
@@ -120,18 +119,6 @@ def large_cube(work: Path, dates: int, size: int = SIZE) -> tuple[Path, str]:
     return cube, many_date_cube(month, cube, dates)
 
 
-def before_tree(rev: str) -> Path:
-    """The packages of ``rev`` laid out as ``leafcube/`` for ``PYTHONPATH``."""
-    root = WORK / f"before-{rev}"
-    if not (root / "leafcube" / "reader").exists():
-        (root / "leafcube").mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", rev, *PACKAGES], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(root / "leafcube")], input=archive, check=True)
-    return root
-
-
 #: Run by each peer's own Python: its client extracts the area (``args``: url, first and
 #: last date, bbox), printing the seconds it took, the shape, the valid pixels and their
 #: sum (the same in both peers), or the error.
@@ -167,10 +154,11 @@ def run_extract(env: dict, url: str, start: str, end: str) -> dict:
         return {"error": done.stderr[-500:]}
 
 
-def probe_params(key: str) -> dict[str, str]:
+def subset_params(bbox: tuple[float, float, float, float], key: str) -> dict[str, str]:
+    """The subset request of LAI over ``bbox`` (EPSG:3979) on date ``key``, as npy."""
     return {
         "layers": "LAI",
-        "bbox": ",".join(repr(v) for v in PROBE),
+        "bbox": ",".join(repr(v) for v in bbox),
         "bbox-crs": NATIVE,
         "start": key,
         "end": key,
@@ -193,7 +181,7 @@ def probes(url: str, coll: str, keys: list[str], users: int, until: threading.Ev
             n = i
             while not until.is_set():
                 t = time.perf_counter()
-                r = client.get(api, params=probe_params(keys[n % len(keys)]))
+                r = client.get(api, params=subset_params(PROBE, keys[n % len(keys)]))
                 with lock:
                     took.append(time.perf_counter() - t)
                     errors[0] += r.status_code != 200
@@ -287,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="idle probing time")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    peers = {"before": str(before_tree(args.before)), "after": ""}
+    from bench.timeseries import before_tree
+
+    peers = {"before": str(before_tree(args.before, WORK)), "after": ""}
     results = {name: run_peer(name, path, args) for name, path in peers.items()}
     OUT.mkdir(exist_ok=True)
     (OUT / "largearea.json").write_text(json.dumps(results, indent=1))

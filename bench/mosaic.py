@@ -29,11 +29,9 @@ Debian's ``gdal-bin``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,10 +45,15 @@ import httpx
 import rasterio
 from affine import Affine
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ingest import RES, X0, Y0, write_layer  # noqa: E402
+from tests.conftest import NGINX, STATIC_SITE, free_port  # noqa: E402
+from tests.conftest import NGINX_CONF as PLAIN_NGINX_CONF  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 LEAFCUBE = [sys.executable, "-m", "leafcube.cli.main", "ingest"]
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 COLL, KEY = "leaf-s2-20m-monthly", "2024-08-01"
 #: The client settings docs/catalogue.md recommends for /vsicurl/.
 GDAL_ENV = {
@@ -59,29 +62,13 @@ GDAL_ENV = {
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "VSI_CACHE": "TRUE",
 }
-NGINX_CONF = """\
-{user}
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    log_format ranges '$request_method $request_uri $status $body_bytes_sent "$http_range"';
-    access_log {tmp}/access.log ranges;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    types {{ application/json json; image/tiff tif; application/xml vrt; }}
-    server {{
-        listen 127.0.0.1:{port};
-        root {root};
-        location / {{ }}
-    }}
-}}
-"""
+#: tests/conftest.py's nginx serving a folder, its log giving each request's method, URI,
+#: status, bytes sent and Range.
+NGINX_CONF = PLAIN_NGINX_CONF.replace("{site}", STATIC_SITE).replace(
+    "access_log {tmp}/access.log;",
+    "log_format ranges '$request_method $request_uri $status $body_bytes_sent \"$http_range\"';"
+    "\n    access_log {tmp}/access.log ranges;",
+)
 #: One rasterio read in a fresh process: prints the seconds of open + read.
 RASTERIO_READ = """\
 import sys, time
@@ -128,31 +115,20 @@ print(time.perf_counter() - t0)
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def _bench_ingest():
-    """``bench/ingest.py`` as a module (its LEAF-like layer generator)."""
-    spec = importlib.util.spec_from_file_location("bench_ingest", HERE / "ingest.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_ingest"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def make_exports(drive: Path, tile: int, overlap: int = 256) -> Path:
     """A 2 x 2 grid of current-LEAF tile exports (LAI, QC, Date), ``tile`` px a side,
     overlapping by ``overlap`` px, each with its own landscape and clouds."""
-    gen = _bench_ingest()
     step = tile - overlap
     for i, (r, c) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
         name = f"tile{40 + 10 * r + c}"
         folder = drive / f"{name}_2024"
         folder.mkdir(parents=True, exist_ok=True)
-        x0, y0 = gen.X0 + c * step * gen.RES, gen.Y0 - r * step * gen.RES
+        x0, y0 = X0 + c * step * RES, Y0 - r * step * RES
         for kind in ("LAI", "QC0", "Date"):
             path = folder / f"{name}_Aug_{kind.rstrip('0')}_20m.tif"
-            gen.write_layer(path, tile, kind, 7 + i)
+            write_layer(path, tile, kind, 7 + i)
             with rasterio.open(path, "r+") as dst:  # moved to its place in the grid
-                dst.transform = Affine(gen.RES, 0.0, x0, 0.0, -gen.RES, y0)
+                dst.transform = Affine(RES, 0.0, x0, 0.0, -RES, y0)
     return drive
 
 
@@ -206,11 +182,7 @@ class Served:
 def nginx(root: Path) -> Iterator[Served]:
     """Serve ``root`` on a free 127.0.0.1 port with nginx; stopped (by its pid) on exit."""
     with tempfile.TemporaryDirectory() as tmp:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         user = "user root;" if os.geteuid() == 0 else ""
         conf = Path(tmp) / "nginx.conf"
         conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, port=port, root=root))

@@ -123,9 +123,10 @@ def bench_cube() -> tuple[Path, str]:
     return cube, many_date_cube(demo, cube, max(DATE_COUNTS))
 
 
-def before_tree(rev: str) -> Path:
-    """The packages of ``rev`` laid out as ``leafcube/`` for ``PYTHONPATH``."""
-    root = WORK / f"before-{rev}"
+def before_tree(rev: str, work: Path) -> Path:
+    """The packages of ``rev`` laid out as ``leafcube/`` in ``work`` for ``PYTHONPATH``
+    (extracted once): the code a "before" peer runs."""
+    root = work / f"before-{rev}"
     if not (root / "leafcube" / "reader").exists():
         (root / "leafcube").mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     WORK.mkdir(parents=True, exist_ok=True)
     cube, coll = bench_cube()
-    peers = {"before": str(before_tree(args.before)), "after": None}
+    peers = {"before": str(before_tree(args.before, WORK)), "after": None}
     results = {name: run_peer(name, cube, coll, path, args) for name, path in peers.items()}
     b, a = results["before"], results["after"]
     print(f"{'dates':>6} {'before warm':>12} {'after warm':>11} {'ratio':>6} "

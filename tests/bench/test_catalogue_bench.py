@@ -3,35 +3,13 @@ issue's shape, and its figures agree with the cube it built."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import rasterio
 from rasterio.windows import from_bounds
 
-
-def _bench():
-    """bench/catalogue.py, loaded from its file (bench/ is not a package of the project)."""
-    path = Path(__file__).resolve().parents[2] / "bench" / "catalogue.py"
-    spec = importlib.util.spec_from_file_location("bench_catalogue", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_catalogue"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
-BBOX, COLLECTION, DISTINCT, day, main = (
-    bench.BBOX,
-    bench.COLLECTION,
-    bench.DISTINCT,
-    bench.day,
-    bench.main,
-)
+from bench.catalogue import BBOX, COLLECTION, DISTINCT, day, main
 
 DATES = 40  # January and February of 2000: two monthly parts
 

@@ -65,40 +65,18 @@ def test_leaf_layers_encodings():
     assert "QC" in single and "LAI_QC" not in single and single["fAPAR"].qc_layer == "QC"
 
 
+#: Where a date's LAI files stand in a format 1.0 document.
+DATE_LAI = ("collections", "leaf-s2-20m-monthly", "dates", "2023-08-01", "layers", "LAI")
+
+
 @pytest.mark.parametrize(
     "path, value, where",
     [
         (("leafcube",), "3.0", "leafcube"),
         (("collections", "leaf-s2-20m-monthly", "crs"), "3979", "crs"),
         (("collections", "leaf-s2-20m-monthly", "layers", "LAI", "mask"), "maybe", "mask"),
-        (
-            (
-                "collections",
-                "leaf-s2-20m-monthly",
-                "dates",
-                "2023-08-01",
-                "layers",
-                "LAI",
-                "mosaic",
-            ),
-            "../outside.vrt",
-            "mosaic",
-        ),
-        (
-            (
-                "collections",
-                "leaf-s2-20m-monthly",
-                "dates",
-                "2023-08-01",
-                "layers",
-                "LAI",
-                "tiles",
-                "tile42",
-                "href",
-            ),
-            "https://elsewhere/x.tif",
-            "href",
-        ),
+        ((*DATE_LAI, "mosaic"), "../outside.vrt", "mosaic"),
+        ((*DATE_LAI, "tiles", "tile42", "href"), "https://elsewhere/x.tif", "href"),
     ],
 )
 def test_schema_rejects_broken_documents(path, value, where, small_catalogue):

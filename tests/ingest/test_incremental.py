@@ -131,6 +131,22 @@ def test_kill_9_keeps_the_previous_catalogue_and_a_rerun_completes(tmp_path, run
     assert "0 COG(s) written" in again.stderr and "catalogue unchanged" in again.stderr
 
 
+def _re_export(
+    run_ingest, snapshot, exports: Path, cube: Path, src: Path, written: str
+) -> tuple[set[str], dict, dict]:
+    """Ingest ``exports`` into ``cube``, re-export ``src`` (a later mtime), ingest again
+    (its log must say ``written``): the COGs rewritten, the cube before and after."""
+    assert run_ingest(exports, "--cube", cube).returncode == 0
+    before = snapshot(cube)
+    os.utime(src, ns=(src.stat().st_atime_ns, src.stat().st_mtime_ns + 10**9))  # a re-export
+    out = run_ingest(exports, "--cube", cube)
+    assert out.returncode == 0, out.stderr
+    assert written in out.stderr
+    after = snapshot(cube)
+    rewritten = {p for p in after if p.endswith(".tif") and after[p] != before.get(p)}
+    return rewritten, before, after
+
+
 @pytest.mark.parametrize("layer", ["QC", "Albedo"])
 def test_a_re_exported_mask_input_rewrites_the_layers_it_masks(
     tmp_path, run_ingest, snapshot, layer
@@ -138,16 +154,10 @@ def test_a_re_exported_mask_input_rewrites_the_layers_it_masks(
     """2023 and later: which pixels hold data comes from QC and the other layers, so a
     re-export of any of them rewrites every masked layer of its tile (not Partition)."""
     exports = make_exports(tmp_path / "exports", [(2023, 6)])
-    cube = tmp_path / "cube"
-    assert run_ingest(exports, "--cube", cube).returncode == 0
-    before = snapshot(cube)
     src = exports / "tile42_2023" / f"tile42_2023_Jun_{layer}_20m.tif"
-    os.utime(src, ns=(src.stat().st_atime_ns, src.stat().st_mtime_ns + 10**9))  # a re-export
-    out = run_ingest(exports, "--cube", cube)
-    assert out.returncode == 0, out.stderr
-    assert "6 COG(s) written, 8 unchanged" in out.stderr
-    after = snapshot(cube)
-    rewritten = {p for p in after if p.endswith(".tif") and after[p] != before.get(p)}
+    rewritten, before, after = _re_export(
+        run_ingest, snapshot, exports, tmp_path / "cube", src, "6 COG(s) written, 8 unchanged"
+    )
     base = f"{COLL}/2023-06-01/tile42"
     names = ("LAI", "fCOVER", "fAPAR", "Albedo", "QC", "Date")
     assert rewritten == {f"{base}/{n}.tif" for n in names}
@@ -157,16 +167,10 @@ def test_a_re_exported_mask_input_rewrites_the_layers_it_masks(
 def test_a_re_exported_v2022_qc_rewrites_it_and_the_layers_it_masks(tmp_path, run_ingest, snapshot):
     exports = tmp_path / "exports"
     write_month(exports, 2022, 6, version="v2022")
-    cube = tmp_path / "cube"
-    assert run_ingest(exports, "--cube", cube).returncode == 0
-    before = snapshot(cube)
     qc = exports / "tile42_2022_Jun_LAI_QC_20m.tif"
-    os.utime(qc, ns=(qc.stat().st_atime_ns, qc.stat().st_mtime_ns + 10**9))
-    out = run_ingest(exports, "--cube", cube)
-    assert out.returncode == 0, out.stderr
-    assert "4 COG(s) written, 22 unchanged" in out.stderr
-    after = snapshot(cube)
-    rewritten = {p for p in after if p.endswith(".tif") and after[p] != before.get(p)}
+    rewritten, _, _ = _re_export(
+        run_ingest, snapshot, exports, tmp_path / "cube", qc, "4 COG(s) written, 22 unchanged"
+    )
     base = f"{COLL}-v2022/2022-06-01/tile42"
     assert rewritten == {f"{base}/{n}.tif" for n in ("LAI_QC", "LAI", "errorLAI", "Date")}
 

@@ -11,7 +11,6 @@ generator and ``leafcube ingest``) makes the byte counts meaningful.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import subprocess
@@ -25,26 +24,14 @@ import numpy as np
 import pytest
 import rasterio
 
+from bench import mosaic as bench  # its synthetic exports and its byte-counting nginx
 from leafcube.catalogue import load
 from leafcube.catalogue.models import LayerFiles
 
-ROOT = Path(__file__).resolve().parents[2]
 COLL = "leaf-s2-20m-monthly"
 BIG_KEY = "2024-08-01"
 NODATA = -9999  # LAI's
 
-
-def _bench():
-    """bench/mosaic.py (its synthetic exports and its byte-counting nginx)."""
-    spec = importlib.util.spec_from_file_location("bench_mosaic", ROOT / "bench" / "mosaic.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_mosaic"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
 
 #: A read in a fresh process: ``url factor how out.npy`` (how: nearest, or warp to 3857).
 READ = """\

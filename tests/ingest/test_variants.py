@@ -116,26 +116,19 @@ VARIANTS = {
         7,
         date_encoding="thousandths of a 365-day year since 1970-01-01",
     ),
-    "compact-int64": Variant(
-        "compact",
-        "tile42_2024",
-        "tile42_2024_Aug",
-        "leaf-s2-20m-monthly",
-        "2024-08-01",
-        2024,
-        8,
-        compact="int64",
-    ),
-    "compact-float64": Variant(
-        "compact",
-        "tile42_2024",
-        "tile42_2024_Aug",
-        "leaf-s2-20m-monthly",
-        "2024-08-01",
-        2024,
-        8,
-        compact="float64",
-    ),
+    **{
+        f"compact-{dtype}": Variant(
+            "compact",
+            "tile42_2024",
+            "tile42_2024_Aug",
+            "leaf-s2-20m-monthly",
+            "2024-08-01",
+            2024,
+            8,
+            compact=dtype,
+        )
+        for dtype in ("int64", "float64")
+    },
     "utm-30m": Variant(
         "current",
         "tile42_2024",

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from bench.largearea import NATIVE, PROBE, area, large_cube
+from bench.largearea import PROBE, area, large_cube, subset_params
 from tests.hardening.busy import counts, open_request, wait_for
 
 #: Requests of the probe alone, then beside the large read.
@@ -20,17 +20,6 @@ ALONE, BESIDE = 10, 3
 #: most 0.45 s beside it; read whole (one job on the date's lane, as before the parts),
 #: the large read held the first probe 5 s.
 FACTOR, FLOOR_S = 10.0, 1.5
-
-
-def subset(bbox: tuple[float, float, float, float], key: str) -> dict[str, str]:
-    return {
-        "layers": "LAI",
-        "bbox": ",".join(repr(v) for v in bbox),
-        "bbox-crs": NATIVE,
-        "start": key,
-        "end": key,
-        "format": "npy",
-    }
 
 
 @pytest.fixture(scope="module")
@@ -46,19 +35,19 @@ def test_a_small_subset_beside_a_large_one(large):
     url, path = large
     key = "2000-01-01"
     with httpx.Client(timeout=60) as client:
-        assert client.get(f"{url}{path}", params=subset(PROBE, key)).status_code == 200
+        assert client.get(f"{url}{path}", params=subset_params(PROBE, key)).status_code == 200
         alone = []
         for _ in range(ALONE):
             t = time.perf_counter()
-            assert client.get(f"{url}{path}", params=subset(PROBE, key)).status_code == 200
+            assert client.get(f"{url}{path}", params=subset_params(PROBE, key)).status_code == 200
             alone.append(time.perf_counter() - t)
-        big = open_request(url, path, subset(area(), key))  # 5,000 x 5,000 px
+        big = open_request(url, path, subset_params(area(), key))  # 5,000 x 5,000 px
         try:
             wait_for(url, lambda c: c["queued"] + c["running"] > 0)
             beside, left = [], []
             for _ in range(BESIDE):
                 t = time.perf_counter()
-                r = client.get(f"{url}{path}", params=subset(PROBE, key))
+                r = client.get(f"{url}{path}", params=subset_params(PROBE, key))
                 beside.append(time.perf_counter() - t)
                 assert r.status_code == 200 and r.headers["x-leafcube-shape"] == "1,1,64,64"
                 c = counts(url)

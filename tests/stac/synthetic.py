@@ -5,6 +5,7 @@ COG is written, the views only name the files."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from leafcube.catalogue import Catalogue, Collection, DateEntry, LayerFiles, TileFile
 from leafcube.catalogue.products import leaf_layers
@@ -60,3 +61,13 @@ def monthly(name: str, years: range, tiles: int = 1) -> Collection:
 def catalogue(*colls: Collection) -> Catalogue:
     """A catalogue of those collections."""
     return Catalogue({c.name: c for c in colls})
+
+
+def view_files(cube: Path) -> dict[str, bytes]:
+    """Every file of a cube's views (STAC and GOMEZ), by path: what to compare two writes by."""
+    return {
+        p.relative_to(cube).as_posix(): p.read_bytes()
+        for folder in ("stac", "gomez")
+        for p in sorted((cube / folder).rglob("*"))
+        if p.is_file()
+    }

@@ -19,6 +19,7 @@ from leafcube.catalogue.gomez import write_gomez
 from leafcube.ingest.stac import write_stac
 from tests.stac import synthetic
 from tests.stac.schemas import offline_schema_map
+from tests.stac.synthetic import view_files
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 DAILY, MONTHLY = "daily", "monthly"
@@ -37,16 +38,6 @@ def write(cat: Catalogue, cube: Path, **only: set[str]) -> None:
     write_stac(cat, cube, only=only or None)
     write_gomez(cat, cube, None, only=only or None)
     save(cat, cube)
-
-
-def view_files(cube: Path) -> dict[str, bytes]:
-    """Every file of the views, by path."""
-    return {
-        p.relative_to(cube).as_posix(): p.read_bytes()
-        for folder in ("stac", "gomez")
-        for p in sorted((cube / folder).rglob("*"))
-        if p.is_file()
-    }
 
 
 def test_each_part_has_a_sub_catalogue_and_items_json_walked_by_pystac(tmp_path):
