@@ -2,7 +2,7 @@
 # leafcube's quick start. On a fresh machine with python3 (and root for system packages):
 #   ./dev.sh demo   build the demo cube and serve it on http://127.0.0.1:8000/
 #   ./dev.sh test   install everything the tests need, then run the whole suite
-# Extra arguments go to `leafcube demo` or to pytest.
+# Extra arguments go to `leafcube demo` or to pytest (which then runs just once, with them).
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -99,7 +99,13 @@ case "${1:-}" in
     "$VENV/bin/ruff" format --check .
     typecheck_tree
     "$VENV/bin/mypy" -p leafcube
-    exec "$VENV/bin/python" -m pytest "$@"
+    if [ $# -gt 0 ]; then
+      exec "$VENV/bin/python" -m pytest "$@"
+    fi
+    # the whole suite: two processes (one module stays on one, sharing its fixtures),
+    # then the tests bounding time or memory alone (`serial`), on a quiet machine
+    "$VENV/bin/python" -m pytest -n 2 --dist loadfile -m "not serial"
+    exec "$VENV/bin/python" -m pytest -m serial
     ;;
   *)
     echo "usage: ./dev.sh demo [leafcube demo options] | ./dev.sh test [pytest options]" >&2

@@ -21,6 +21,9 @@ from tests.conftest import stop_process
 from tests.deploy.conftest import Site, start_stack
 from tests.hardening.conftest import _status_kb, process_tree
 
+#: Its bounds on time or memory hold on a quiet machine: run apart from other tests.
+pytestmark = pytest.mark.serial
+
 CONNECTIONS, STREAMS = 3, 128  # 128: nginx's http2_max_concurrent_streams
 PER_CLIENT = 64  # limit_conn of deploy/templates/nginx/api-site.conf
 #: A worker's resident memory may grow by at most this while the attack runs; without

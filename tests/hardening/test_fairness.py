@@ -14,6 +14,9 @@ from tests.conftest import stop_process
 from tests.hardening.busy import POINT, busy_cube, counts, fresh_points, open_request, wait_for
 from tests.hardening.conftest import start_worker
 
+#: Its bounds on time or memory hold on a quiet machine: run apart from other tests.
+pytestmark = pytest.mark.serial
+
 #: Dates of the cube: enough for a request over MAX_READS with the demo's 7 layers.
 DATES = 1500
 #: Dates each large request reads (x 7 layers = 2,100 reads).

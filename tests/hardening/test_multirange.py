@@ -9,9 +9,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import LEAFCUBE, free_port, start_process, stop_process
 from tests.hardening.conftest import process_tree
+
+#: Its bounds on time or memory hold on a quiet machine: run apart from other tests.
+pytestmark = pytest.mark.serial
 
 SIZE = 256 * 2**20
 

@@ -32,6 +32,9 @@ from leafcube.catalogue.roi import (
     reproject,
 )
 
+#: Its bounds on time or memory hold on a quiet machine: run apart from other tests.
+pytestmark = pytest.mark.serial
+
 ANSWER_S = 5.0
 PROBE_S = 2.0
 #: Before the fix a ~100-byte GET with latitudes of ±1e6 drove a worker past 5 GB.

@@ -17,6 +17,9 @@ from leafcube.server.transport import BODY_TIMEOUT, MAX_BODY
 from tests.conftest import stop_process
 from tests.hardening.conftest import start_worker
 
+#: Its bounds on time or memory hold on a quiet machine: run apart from other tests.
+pytestmark = pytest.mark.serial
+
 #: A probe request must be answered within this while an attack runs.
 PROBE_S = 3.0
 

@@ -13,6 +13,9 @@ import pytest
 from bench.largearea import PROBE, area, large_cube, subset_params
 from tests.hardening.busy import counts, open_request, wait_for
 
+#: Its bounds on time or memory hold on a quiet machine: run apart from other tests.
+pytestmark = pytest.mark.serial
+
 #: Requests of the probe alone, then beside the large read.
 ALONE, BESIDE = 10, 3
 #: The bound on the probes beside the large read: this many times the median alone, or
