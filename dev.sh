@@ -103,9 +103,12 @@ case "${1:-}" in
       exec "$VENV/bin/python" -m pytest "$@"
     fi
     # the whole suite: two processes (one module stays on one, sharing its fixtures),
-    # then the tests bounding time or memory alone (`serial`), on a quiet machine
-    "$VENV/bin/python" -m pytest -n 2 --dist loadfile -m "not serial"
-    exec "$VENV/bin/python" -m pytest -m serial
+    # then the tests bounding time or memory alone (`serial`), on a quiet machine; both
+    # always run, and the status is the first failure's
+    status=0
+    "$VENV/bin/python" -m pytest -n 2 --dist loadfile -m "not serial" || status=$?
+    "$VENV/bin/python" -m pytest -m serial || { [ "$status" -ne 0 ] || status=$?; }
+    exit "$status"
     ;;
   *)
     echo "usage: ./dev.sh demo [leafcube demo options] | ./dev.sh test [pytest options]" >&2

@@ -18,10 +18,11 @@ SECRET = b"outside the cube\n"
 
 @dataclass
 class Served:
-    """A running ``leafcube serve``: its base URL and the folder it serves."""
+    """A running ``leafcube serve``: its base URL, the folder it serves and its pid."""
 
     url: str
     cube: Path
+    pid: int | None = None
 
     @property
     def collection(self) -> str:
@@ -51,7 +52,7 @@ def start_server() -> Iterator[Callable[..., Served]]:
         args = [*LEAFCUBE, "serve", str(cube), "--host", "127.0.0.1", "--port", str(port)]
         url = f"{scheme}://127.0.0.1:{port}"
         procs.append(start_process([*args, *extra], f"{url}/catalogue.json"))
-        return Served(url, cube)
+        return Served(url, cube, procs[-1].pid)
 
     yield start
     for proc in procs:

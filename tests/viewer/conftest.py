@@ -58,9 +58,11 @@ def latencies(tmp_path_factory) -> Iterator[Latencies]:
             print(f"  {row['mode']:7} {row['what']:22} {row['ms']:6}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
-    """Debian's Chromium, headless; closed (with its processes) at the end of the session."""
+    """Debian's Chromium, headless; closed (with its processes) after the module. Not kept
+    for the session: Playwright's sync API runs an event loop on the main thread while it
+    is open, and the tests that run after it on the same process call ``asyncio.run``."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed: run ./dev.sh test")
