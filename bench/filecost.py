@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -43,6 +42,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from bench.ingest import RES, X0, Y0  # noqa: E402
 from bench.timeseries import many_date_cube  # noqa: E402
+from tests.conftest import NGINX  # noqa: E402
+from tests.conftest import NGINX_CONF as PLAIN_NGINX_CONF  # noqa: E402
 
 OUT = HERE / "out" / "filecost"
 DATES = 120
@@ -57,29 +58,13 @@ CENTRE = (X0 + SIZE // 2 * RES, Y0 - SIZE // 2 * RES)
 AREA = (CENTRE[0] + 2000.0, CENTRE[1] - 3000.0, CENTRE[0] + 3000.0, CENTRE[1] - 2000.0)
 #: The point series' pixel: the centre's south-east neighbour, at its middle.
 POINT = (CENTRE[0] + RES / 2, CENTRE[1] - RES / 2)
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-NGINX_CONF = """\
-{user}
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    log_format sent '$request_method $request_uri $status $bytes_sent $http_range';
-    access_log {tmp}/access.log sent;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    types {{ application/json json; image/tiff tif; application/xml vrt; }}
-    server {{
-        listen 127.0.0.1:{port};
-        {site}
-    }}
-}}
-"""
+#: tests/conftest.py's nginx, its log giving each request's method, URI, status, bytes
+#: sent and Range.
+NGINX_CONF = PLAIN_NGINX_CONF.replace(
+    "access_log {tmp}/access.log;",
+    "log_format sent '$request_method $request_uri $status $bytes_sent $http_range';"
+    "\n    access_log {tmp}/access.log sent;",
+)
 #: The request a case sends between its cold and warm calls (and the bench after it):
 #: where the access log is split.
 MARK = "/mark"
