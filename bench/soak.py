@@ -353,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(path: Path) -> int:
     """Print the table of a saved run; 0 when every worker is flat and nothing failed."""
+    if not path.is_file():
+        print(f"soak.py: no saved run at {path}: run the soak first", file=sys.stderr)
+        return 2
     result = json.loads(path.read_text())
     saved = result.pop("args")
     args = argparse.Namespace(**{k: float(saved[k]) for k in ("minutes", "warmup")})
