@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench.ingest import RES, X0, Y0  # noqa: E402
+from bench.lazy import wait_for  # noqa: E402
 from bench.timeseries import many_date_cube  # noqa: E402
 from tests.conftest import NGINX  # noqa: E402
 from tests.conftest import NGINX_CONF as PLAIN_NGINX_CONF  # noqa: E402
@@ -189,7 +190,7 @@ class Nginx:
         conf = tmp / "nginx.conf"
         conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, port=self.port, site=site))
         self.proc = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(conf)])
-        wait_up(self.url + MARK, self.proc)
+        wait_for(self.url + MARK, self.proc, any_status=True)
         httpx.get(self.url + MARK)
 
     def sent(self) -> list[tuple[int, int]]:
@@ -217,22 +218,6 @@ class Nginx:
         self.proc.wait(timeout=10)
 
 
-def wait_up(url: str, proc: subprocess.Popen) -> None:
-    """Until ``url`` answers at all (the process is up) or the process exits."""
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)  # a process that is starting: no event to wait on
-    raise RuntimeError(f"{url} did not answer")
-
-
 def serve(cube: Path) -> tuple[subprocess.Popen, int]:
     """One ``leafcube serve --workers 1`` of ``cube``."""
     port = free_port()
@@ -244,7 +229,7 @@ def serve(cube: Path) -> tuple[subprocess.Popen, int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_up(f"http://127.0.0.1:{port}/catalogue.json", proc)
+    wait_for(f"http://127.0.0.1:{port}/catalogue.json", proc, any_status=True)
     return proc, port
 
 
