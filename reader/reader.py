@@ -210,52 +210,6 @@ def _stop_lanes(lanes: list[_Lane]) -> None:
         lane.stop(wait=False)
 
 
-def _joined(
-    parts: list[Future[LayerRead]], wins: list[Window], shape: tuple[int, int]
-) -> Future[LayerRead]:
-    """One read's future from its parts': the stitched read once every part is done,
-    cancelled or failed with the first part that is; cancelling it cancels the parts.
-    No callback holds a future that holds it (a done future keeps its callbacks), so a
-    finished read's arrays are freed with their last reference, not by the cyclic GC."""
-    out: Future[LayerRead] = Future()
-    lock = threading.RLock()  # cancelling ``out`` cancels parts, whose callbacks come back
-    reads: list[LayerRead | None] = [None] * len(parts)
-    left = [len(parts)]
-    pending = list(parts)  # for cancelling; emptied once ``out`` is done
-
-    def part_done(i: int, part: Future[LayerRead]) -> None:
-        with lock:
-            left[0] -= 1
-            if out.done():
-                return
-            if part.cancelled():
-                out.cancel()
-                return
-            if (exc := part.exception()) is not None:
-                out.set_exception(exc)
-                return
-            reads[i] = part.result()
-            if left[0]:
-                return
-            done = [(w, r) for w, r in zip(wins, reads, strict=True) if r is not None]
-            reads.clear()
-        with contextlib.suppress(InvalidStateError):  # its caller cancelled it just now
-            out.set_result(stitch(done, shape))
-
-    def out_done(this: Future[LayerRead]) -> None:  # ``this``, not ``out``: no cycle
-        with lock:
-            waiting = pending.copy() if this.cancelled() else []
-            pending.clear()
-            reads.clear()
-        for part in waiting:
-            part.cancel()
-
-    out.add_done_callback(out_done)
-    for i, part in enumerate(parts):
-        part.add_done_callback(functools.partial(part_done, i))
-    return out
-
-
 class _Countdown:
     """Resolves ``finished`` once ``n`` futures are done, or as soon as one fails or is
     cancelled. It holds none of the futures it counts, so their callbacks make no cycle."""
@@ -278,6 +232,50 @@ class _Countdown:
                 self._finished.set_exception(exc)
             elif not self._left:
                 self._finished.set_result(None)
+
+
+def _joined(
+    parts: list[Future[LayerRead]], wins: list[Window], shape: tuple[int, int]
+) -> Future[LayerRead]:
+    """One read's future from its parts': the stitched read once every part is done,
+    cancelled or failed with the first part that is; cancelling it cancels the parts.
+    No callback holds a future that holds it (a done future keeps its callbacks), so a
+    finished read's arrays are freed with their last reference, not by the cyclic GC."""
+    out: Future[LayerRead] = Future()
+    gate: Future[None] = Future()
+    gate.set_running_or_notify_cancel()
+    lock = threading.Lock()
+    pending = list(parts)  # emptied once the parts are done or ``out`` is cancelled
+
+    def take() -> list[Future[LayerRead]]:
+        with lock:
+            taken = pending.copy()
+            pending.clear()
+        return taken
+
+    def parts_done(this: Future[None]) -> None:  # ``this``, not ``gate``: no cycle
+        done = take()
+        with contextlib.suppress(InvalidStateError):  # its caller cancelled it just now
+            if isinstance(exc := this.exception(), CancelledError):
+                out.cancel()
+            elif exc is not None:
+                out.set_exception(exc)
+            elif len(done) == len(wins):  # else ``out`` was cancelled and took them
+                out.set_result(
+                    stitch([(w, p.result()) for w, p in zip(wins, done, strict=True)], shape)
+                )
+
+    def out_done(this: Future[LayerRead]) -> None:
+        if this.cancelled():
+            for part in take():
+                part.cancel()
+
+    gate.add_done_callback(parts_done)
+    out.add_done_callback(out_done)
+    countdown = _Countdown(len(parts), gate)
+    for part in parts:
+        part.add_done_callback(countdown)
+    return out
 
 
 class ReadBatch:
