@@ -1,7 +1,7 @@
-"""What a published cube holds and the order it lands in: four phases (data, mosaics and
-other files, views, catalogue last), the GomezEngine views and the static STAC rewritten
-for a public base URL, and the plan of one publish. Shared by the local and the rsync
-publish."""
+"""What a published cube holds and the order it lands in: five phases (data, mosaics and
+other files, views, the catalogue's parts, its root last), the GomezEngine views and the
+static STAC rewritten for a public base URL, and the plan of one publish. Shared by the
+local and the rsync publish."""
 
 from __future__ import annotations
 
@@ -16,18 +16,23 @@ from typing import Any
 from leafcube.catalogue import CATALOGUE_NAME, Catalogue
 from leafcube.catalogue.folder import write_json
 from leafcube.catalogue.gomez import gomez_documents
+from leafcube.catalogue.parts import PARTS_DIR
 from leafcube.catalogue.stac import static_documents
 
 from . import DeployError
 
-#: Files of a phase are all in place before the next phase starts.
-PHASES = ("data", "mosaics and other files", "views", "catalogue")
+#: Files of a phase are all in place before the next phase starts. The parts come after
+#: the mosaics: a reader holding the previous root reads a part at its path, not by its
+#: hash, so a new part must not name a date whose files are not there yet.
+PHASES = ("data", "mosaics and other files", "views", "catalogue parts", "catalogue")
 VIEW_FOLDERS = ("stac/", "gomez/")
 
 
 def phase_of(href: str) -> int:
     """Which phase publishes ``href`` (a path relative to the cube root)."""
     if href == CATALOGUE_NAME:
+        return 4
+    if href.startswith(PARTS_DIR + "/"):
         return 3
     if href.startswith(VIEW_FOLDERS):
         return 2

@@ -1,6 +1,6 @@
 """Publishing to another machine with rsync (``--to [user@]host:/path``), in the safe order.
 
-The same four phases as a local publish, one rsync run each, so the catalogue still
+The same five phases as a local publish, one rsync run each, so the catalogue still
 lands last: rsync writes every file under a hidden temporary name and renames it into
 place, and skips files whose size and modification time already match. The
 GomezEngine views and the static STAC are written to a local staging folder first (their

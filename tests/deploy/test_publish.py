@@ -16,6 +16,8 @@ import pytest
 from leafcube.catalogue import load, save
 from leafcube.catalogue.folder import locked
 from leafcube.deploy.layout import cube_files
+from leafcube.deploy.publish import plan
+from leafcube.deploy.publish import publish as publish_folder
 from tests.conftest import LEAFCUBE
 
 BASE = "https://data.example.org/leaf"
@@ -77,7 +79,8 @@ def older_cube(demo_cube, tmp_path) -> Path:
 def test_publish_is_complete_and_idempotent(publish, demo_cube, tmp_path):
     dest = tmp_path / "www"
     dry = publish(demo_cube, dest, "--dry-run")
-    assert dry.returncode == 0 and "4. catalogue: 1 file(s)" in dry.stdout
+    assert dry.returncode == 0 and "5. catalogue: 1 file(s)" in dry.stdout
+    assert "4. catalogue parts: " in dry.stdout
     assert not dest.exists()
 
     first = publish(demo_cube, dest)
@@ -127,6 +130,18 @@ def consistent(dest: Path) -> list[str]:
                         if not (vrt.parent / src.text).is_file():
                             missing.append(f"{files.mosaic} -> {src.text}")
     return missing
+
+
+def test_parts_land_after_every_file_their_dates_name(older_cube, demo_cube, tmp_path):
+    """A reader holding the previous root fetches a part by its path: the new part must not
+    land before the mosaics and COGs of the dates it adds (the race of the test below)."""
+    dest = tmp_path / "www"
+    publish_folder(older_cube, dest, BASE)
+    copies = plan(demo_cube, dest, BASE).copies
+    parts = [i for i, h in enumerate(copies) if h.startswith("catalogue/")]
+    named = [i for i, h in enumerate(copies) if h.endswith((".vrt", ".tif"))]
+    assert parts and named and max(named) < min(parts)
+    assert copies[-1] == "catalogue.json"
 
 
 def test_readers_never_see_a_catalogue_pointing_at_missing_files(
