@@ -9,6 +9,7 @@ moment leaves the previous catalogue intact, and the next run finishes the job.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import shutil
@@ -31,8 +32,9 @@ from .errors import DiskFull, IngestError
 from .mask import MaskFiles
 from .names import Export, ExportNameError, explicit_export, parse_name
 from .plan import Pending, plan_jobs, with_masks
-from .scan import Stat, walk
+from .scan import Stat, listings
 from .state import (
+    FileRecord,
     Ledger,
     SourceState,
     Unfinished,
@@ -144,20 +146,24 @@ class _Runner:
 
 @dataclass
 class _Folder:
-    """A source folder this run: its files now, and what the last run saw of them."""
+    """A source folder this run: its sub-folders listed, the listings of those that
+    changed since the last run, those whose records were read, and what the last run saw."""
 
     root: Path
-    now: dict[str, Stat]
     state: SourceState
+    listed: set[str] = field(default_factory=set)
+    changed: dict[str, dict[str, Stat]] = field(default_factory=dict)
+    examined: set[str] = field(default_factory=set)
 
 
 @dataclass
 class _Selection:
-    """The files to plan this run (with their tags), and what the files left out made."""
+    """The files to plan this run (with their tags), and how many COGs the files left out
+    made."""
 
     tags: dict[Path, str | None]
     folders: list[_Folder]
-    skipped_hrefs: set[str]
+    skipped: int
 
 
 def _tag(path: Path, explicit: Explicit | None, year: int | None) -> str | None:
@@ -174,6 +180,10 @@ def _tag(path: Path, explicit: Explicit | None, year: int | None) -> str | None:
     return f"{exp.region}|{exp.key}"
 
 
+def _is_new(old: FileRecord | None, st: Stat) -> bool:
+    return old is None or old[0] != st[0] or old[1] != st[1]
+
+
 def _select(
     sources: list[Path],
     cube: Path,
@@ -183,8 +193,9 @@ def _select(
     year: int | None,
     failures: list[str],
 ) -> _Selection:
-    """Stat each source folder once; plan the files that are new or changed (or failed
+    """List each source folder once; plan the files that are new or changed (or failed
     last time), those sharing a region and period with them, and files named directly.
+    A sub-folder whose listing matches its state's digest is not read further.
 
     With ``remembered`` False (no catalogue yet) the folders' states are ignored.
     """
@@ -192,36 +203,49 @@ def _select(
     tags: dict[Path, str | None] = {}
     for src in sources:
         if src.is_dir():
-            state = source_state(cube, src, options)
-            if not remembered:
-                state.files = {}
-            folders.append(_Folder(src, walk(src), state))
+            f = _Folder(src, source_state(cube, src, options, remembered))
+            for prefix, listing in listings(src):
+                f.listed.add(prefix)
+                if not f.state.same(prefix, listing):
+                    f.changed[prefix] = listing
+            folders.append(f)
         elif src.is_file():
             tags[src] = _tag(src, explicit, year)
         else:
             failures.append(f"{src}: no such file or folder")
     for f in folders:
-        for rel, st in f.now.items():
-            old = f.state.files.get(rel)
-            if old is None or (old[0], old[1]) != st:
-                tags[f.root / rel] = _tag(f.root / rel, explicit, year)
-    wanted = set(tags.values())
-    skipped: set[str] = set()
+        for prefix, listing in f.changed.items():
+            old = f.state.files(prefix)
+            for name, st in listing.items():
+                if _is_new(old.get(name), st):
+                    path = f.root / (prefix + name)
+                    tags[path] = _tag(path, explicit, year)
+    wanted = sorted({t for t in tags.values() if t is not None})
+    skipped = 0
     for f in folders:
-        for rel, st in f.now.items():
-            old = f.state.files.get(rel)
-            if old is None or (old[0], old[1]) != st:
+        for prefix in sorted(f.listed):
+            now = f.changed.get(prefix)
+            if now is None and not f.state.may_hold(prefix, wanted):
+                skipped += f.state.made(prefix)
                 continue
-            if old[2] in wanted:
-                tags[f.root / rel] = old[2]
-            else:
-                skipped.update(old[3])
-    return _Selection(tags, folders, skipped)
+            f.examined.add(prefix)
+            left: set[str] = set()
+            for name, rec in f.state.files(prefix).items():
+                if now is not None and (name not in now or _is_new(rec, now[name])):
+                    continue  # gone, or changed: planned above
+                i = bisect.bisect_left(wanted, rec[2])
+                if i < len(wanted) and wanted[i] == rec[2]:
+                    tags[f.root / (prefix + name)] = rec[2]
+                else:
+                    left.update(rec[3])
+            skipped += len(left)
+    return _Selection(dict(sorted(tags.items())), folders, skipped)
 
 
 def _remember(selection: _Selection, planned: list[Pending], landed: set[str]) -> None:
-    """Write each folder's state: the files left out as they were, and the planned files
-    all of whose COGs landed or were fresh; the others are planned again next run."""
+    """Write each folder's state where it changed: the files left out as they were, and
+    the planned files all of whose COGs landed or were fresh; the others are planned
+    again next run."""
     made: dict[Path, list[str]] = {}
     failed: set[Path] = set()
     for job, _ in planned:
@@ -230,14 +254,21 @@ def _remember(selection: _Selection, planned: list[Pending], landed: set[str]) -
             if job.href not in landed:
                 failed.add(src)
     for f in selection.folders:
-        files: dict[str, list] = {}
-        for rel, st in f.now.items():
-            path = f.root / rel
-            if path not in selection.tags:
-                files[rel] = f.state.files[rel]
-            elif path in made and path not in failed:
-                files[rel] = [*st, selection.tags[path], sorted(made[path])]
-        f.state.files = files
+        f.state.keep_only(f.listed)
+        for prefix in sorted(f.examined):
+            old = f.state.files(prefix)
+            listing = f.changed.get(prefix)
+            names = listing if listing is not None else old
+            files: dict[str, FileRecord] = {}
+            for name in sorted(names):
+                path = f.root / (prefix + name)
+                if path not in selection.tags:
+                    if name in old:
+                        files[name] = old[name]
+                elif path in made and path not in failed:
+                    st = listing[name] if listing is not None else old[name][:2]
+                    files[name] = [*st, selection.tags[path], sorted(made[path])]
+            f.state.put(prefix, files)
         f.state.save()
 
 
@@ -317,7 +348,7 @@ def ingest(
         jobs = plan_jobs(groups, cat, collection, explicit is not None, report.failures)
         planned = with_masks(jobs, ledger, cube, report.failures)
         todo = [(job, fp) for job, fp in planned if not ledger.fresh(job.href, fp, cube)]
-        report.unchanged = len(planned) - len(todo) + len(selection.skipped_hrefs)
+        report.unchanged = len(planned) - len(todo) + selection.skipped
         touched = pending.months | {href_month(job.href) for job, _ in planned}
         if touched != pending.months or full != pending.full:
             pending.save(touched, full)  # what a killed run leaves for the next to finish

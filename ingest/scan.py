@@ -1,8 +1,10 @@
-"""Finding export files: the GeoTIFFs inside a source folder, each stat'ed once."""
+"""Finding export files: the GeoTIFFs inside a source folder, folder by folder, each
+stat'ed once."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 SUFFIXES = (".tif", ".tiff")
@@ -11,20 +13,23 @@ SUFFIXES = (".tif", ".tiff")
 Stat = tuple[int, int]
 
 
-def walk(folder: Path) -> dict[str, Stat]:
-    """Every ``*.tif`` under ``folder`` (relative POSIX path → size, mtime), stat'ed once by
-    ``os.scandir``; hidden files and folders (a cube's ``.leafcube/``) are skipped."""
-    found: dict[str, Stat] = {}
+def listings(folder: Path) -> Iterator[tuple[str, dict[str, Stat]]]:
+    """Each folder under ``folder`` (itself included) as its relative POSIX prefix
+    (``""``, ``"tile42_2024/"``) and its ``*.tif`` files (name → size, mtime), stat'ed once
+    by ``os.scandir``; hidden files and folders (a cube's ``.leafcube/``) are skipped. One
+    folder's listing at a time, so memory does not grow with the archive."""
     stack = [("", str(folder))]
     while stack:
         prefix, path = stack.pop()
+        files: dict[str, Stat] = {}
         with os.scandir(path) as entries:
             for e in entries:
-                if e.name.startswith("."):
+                name = e.name
+                if name.startswith("."):
                     continue
                 if e.is_dir():
-                    stack.append((f"{prefix}{e.name}/", e.path))
-                elif e.name.lower().endswith(SUFFIXES) and e.is_file():
+                    stack.append((f"{prefix}{name}/", e.path))
+                elif name.lower().endswith(SUFFIXES) and e.is_file():
                     st = e.stat()
-                    found[prefix + e.name] = (st.st_size, st.st_mtime_ns)
-    return dict(sorted(found.items()))
+                    files[name] = (st.st_size, st.st_mtime_ns)
+        yield prefix, files

@@ -4,24 +4,29 @@ The ledger records every COG ingest wrote and the fingerprint of what it was mad
 from, so a re-run skips unchanged sources and the catalogue can be rebuilt from it
 after a crash. It is split by collection and month (``ledger/{collection}/{YYYY-MM}.json``)
 so a run reads and writes only the months it touches. A source state remembers, per
-source folder, each file's size and modification time and the COGs it made, so a re-run
-of an unchanged folder stats it once and plans nothing. Dot-folders are never served.
+source folder and sub-folder, each file's size and modification time and the COGs it
+made, so a re-run of an unchanged folder stats it once, reads only its small index and
+plans nothing. Dot-folders are never served.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from leafcube.catalogue.folder import read_json, state_dir, write_json
 
+from .scan import Stat
+
 OLD_LEDGER_NAME = "ledger.json"
 LEDGER_DIR = "ledger"
 SOURCES_DIR = "sources"
+INDEX_NAME = "index.json"
 SETTINGS_NAME = "settings.json"
 PENDING_NAME = "pending.json"
 #: Bump when the COG recipe changes, so a re-run rewrites every COG.
@@ -135,27 +140,121 @@ class Ledger:
         self._dirty.clear()
 
 
+#: One file as a source state remembers it: size, modification time (ns), the tag of the
+#: files it is planned with, and the COGs it made.
+FileRecord = list[Any]
+
+
+def listing_digest(files: Mapping[str, Sequence[Any]]) -> str:
+    """A short hash of a folder's files (name → size, modification time, …): equal digests
+    say a folder holds what a run recorded, without reading the record."""
+    h = hashlib.blake2b(digest_size=16)
+    for name in sorted(files):
+        st = files[name]
+        h.update(f"{name}\0{st[0]}\0{st[1]}\n".encode())
+    return h.hexdigest()
+
+
 @dataclass
 class SourceState:
-    """What ingest last saw of one source folder: per file (relative path) its size,
-    modification time, the tag of the files it is planned with, and the COGs it made."""
+    """What ingest last saw of one source folder, kept per sub-folder so a run reads and
+    writes only the sub-folders that changed: ``index.json`` holds each sub-folder's digest
+    (:func:`listing_digest`), the range of its files' tags and how many COGs they made;
+    one file per sub-folder holds its files' records."""
 
-    path: Path
-    files: dict[str, list[Any]] = field(default_factory=dict)
+    folder: Path
+    dirs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _files: dict[str, dict[str, FileRecord]] = field(default_factory=dict)
+    _changed: set[str] = field(default_factory=set)
+    _dirty: bool = False
+
+    def _shard(self, prefix: str) -> Path:
+        name = hashlib.blake2b(prefix.encode(), digest_size=12).hexdigest()
+        return self.folder / f"{name}.json"
+
+    def same(self, prefix: str, listing: Mapping[str, Stat]) -> bool:
+        """True when the sub-folder ``prefix`` holds exactly the files the state records."""
+        known = self.dirs.get(prefix)
+        return known is not None and known["digest"] == listing_digest(listing)
+
+    def may_hold(self, prefix: str, tags: Sequence[str]) -> bool:
+        """Whether a recorded file of ``prefix`` may have one of the sorted ``tags``."""
+        known = self.dirs.get(prefix)
+        if known is None or known["lo"] is None:
+            return False
+        i = bisect.bisect_left(tags, known["lo"])
+        return i < len(tags) and tags[i] <= known["hi"]
+
+    def made(self, prefix: str) -> int:
+        """How many COGs the recorded files of ``prefix`` made."""
+        known = self.dirs.get(prefix)
+        return known["made"] if known else 0
+
+    def files(self, prefix: str) -> dict[str, FileRecord]:
+        """The records of the files of ``prefix`` (name → record), read on first use."""
+        if prefix not in self._files:
+            known = prefix in self.dirs
+            self._files[prefix] = read_json(self._shard(prefix), {}) if known else {}
+        return self._files[prefix]
+
+    def put(self, prefix: str, files: dict[str, FileRecord]) -> None:
+        """Record the files of ``prefix`` (written by :meth:`save`, if they changed)."""
+        if files == self.files(prefix):
+            return
+        self._files[prefix] = files
+        tags = sorted(r[2] for r in files.values() if r[2] is not None)
+        made = {h for r in files.values() for h in r[3]}
+        self.dirs[prefix] = {
+            "digest": listing_digest(files),
+            "lo": tags[0] if tags else None,
+            "hi": tags[-1] if tags else None,
+            "made": len(made),
+        }
+        self._dirty = True
+        self._changed.add(prefix)
+
+    def keep_only(self, prefixes: set[str]) -> None:
+        """Forget the sub-folders not listed this run (their files are gone)."""
+        for prefix in [p for p in self.dirs if p not in prefixes]:
+            del self.dirs[prefix]
+            self._files.pop(prefix, None)
+            self._shard(prefix).unlink(missing_ok=True)
+            self._dirty = True
 
     def save(self) -> None:
-        """Atomically write the state if it changed."""
-        write_json(self.path, {"recipe": RECIPE, "files": self.files})
+        """Atomically write the sub-folders that changed, then the index."""
+        if not self._dirty:
+            return
+        for prefix in sorted(self._changed):
+            if prefix in self.dirs:
+                write_json(self._shard(prefix), self._files[prefix])
+        write_json(self.folder / INDEX_NAME, {"recipe": RECIPE, "dirs": self.dirs})
+        self._changed.clear()
+        self._dirty = False
 
 
-def source_state(cube: Path, folder: Path, options: str) -> SourceState:
+def source_state(cube: Path, folder: Path, options: str, remembered: bool = True) -> SourceState:
     """The state of ``folder`` read with ``options`` (how its files are parsed and placed):
-    empty when never seen, or written for another COG recipe."""
+    empty when never seen, not ``remembered``, or written for another COG recipe. A
+    whole-folder state of an earlier leafcube is split into sub-folders on first use."""
     name = hashlib.sha256(f"{folder.resolve()}\n{options}".encode()).hexdigest()[:32]
-    path = state_dir(cube) / SOURCES_DIR / f"{name}.json"
-    doc = read_json(path, {})
-    files = doc.get("files", {}) if doc.get("recipe") == RECIPE else {}
-    return SourceState(path, files)
+    state = SourceState(state_dir(cube) / SOURCES_DIR / name)
+    old = state.folder.with_suffix(".json")
+    doc = read_json(state.folder / INDEX_NAME, None)
+    if doc is None and old.exists():
+        whole = read_json(old, {})
+        if whole.get("recipe") == RECIPE and remembered:
+            by_dir: dict[str, dict[str, FileRecord]] = {}
+            for rel, rec in whole.get("files", {}).items():
+                prefix, _, fname = rel.rpartition("/")
+                by_dir.setdefault(prefix + "/" if prefix else "", {})[fname] = rec
+            for prefix, files in by_dir.items():
+                state.put(prefix, files)
+            state.save()
+        old.unlink()
+    elif doc is not None and doc.get("recipe") == RECIPE and remembered:
+        state.dirs = doc["dirs"]
+    return state
 
 
 class Unfinished:

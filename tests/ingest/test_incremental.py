@@ -209,7 +209,36 @@ def test_a_noop_rerun_opens_no_cog_and_no_part(cube_copy, demo_exports, tmp_path
     assert [p for p in opened if p.endswith((".tif", ".vrt"))] == []
     assert [p for p in opened if p.startswith(str(cube_copy / "catalogue") + "/")] == []
     assert [p for p in opened if "/.leafcube/ledger/" in p] == []
+    states = [p for p in opened if "/.leafcube/sources/" in p]  # each folder's index alone
+    assert states and all(p.endswith("/index.json") for p in states)
     assert snapshot(cube_copy) == before
+
+
+def test_a_whole_folder_state_of_an_earlier_leafcube_is_split(cube_copy, demo_exports, run_ingest):
+    """An earlier leafcube kept one state file per source folder: the next run splits it
+    by sub-folder, removes it and plans nothing."""
+    sources = cube_copy / ".leafcube" / "sources"
+    (folder,) = [p for p in sources.iterdir() if p.is_dir()]
+    shards = {p.name: p.read_bytes() for p in folder.iterdir()}
+    index = orjson.loads(shards["index.json"])
+    whole = {}
+    for name, data in shards.items():
+        if name != "index.json":  # a sub-folder's records: the one holding its files
+            files = orjson.loads(data)
+            (prefix,) = [
+                d for d in index["dirs"] if (demo_exports / d / next(iter(files))).is_file()
+            ]
+            whole |= {prefix + f: rec for f, rec in files.items()}
+    assert len(whole) == sum(1 for _ in demo_exports.rglob("*.tif"))
+    shutil.rmtree(folder)
+    old = folder.with_suffix(".json")
+    old.write_bytes(orjson.dumps({"recipe": index["recipe"], "files": whole}))
+
+    out = run_ingest(demo_exports, "--cube", cube_copy)
+    assert out.returncode == 0, out.stderr
+    assert "0 COG(s) written, 314 unchanged; catalogue unchanged" in out.stderr
+    assert not old.exists()
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == shards
 
 
 def test_a_new_date_rewrites_only_its_part_the_root_and_its_views(tmp_path, run_ingest, snapshot):
@@ -240,8 +269,13 @@ def test_a_new_date_rewrites_only_its_part_the_root_and_its_views(tmp_path, run_
         "stac/catalog.json",
         f".leafcube/ledger/{COLL}/2024-02.json",
     }
-    sources = {p for p in changed if p.startswith(".leafcube/sources/")}  # the folder's state
-    assert len(sources) == 1
+    # the folder's state: its index and the records of the sub-folders the month went to
+    # (one per tile, as LEAF exports them); those of the other sub-folders are not rewritten
+    sources = {p for p in changed if p.startswith(".leafcube/sources/")}
+    tiles = {p.parent for p in write_month(tmp_path / "again", 2024, 2)}
+    assert len({Path(p).parent for p in sources}) == 1
+    assert sorted(Path(p).name for p in sources if p.endswith("/index.json")) == ["index.json"]
+    assert len(sources) == 1 + len(tiles) < len([p for p in before if "/sources/" in p])
     assert {p for p in changed - sources if p in before} <= expected_old
     assert {f"catalogue/{COLL}/2024.json", "catalogue.json"} <= changed
     new = {p for p in changed if p not in before}
