@@ -19,6 +19,7 @@ Measured per size, each client run cold in a fresh process, median of ``--repeat
 - the server's time to ready and RSS (process tree) after ready and after the extracts;
 - on a hard-linked copy of the cube: ``leafcube ingest`` of every export plus one new date
   (wall, peak RSS from ``/usr/bin/time``), then the same run again (the no-op re-run);
+  on another copy, the new date's folder alone (a producer's monthly run), then again.
   ``--skip-ingest`` leaves these out.
 
 Run: ``flock /work/bench.lock nice -n 5 .venv/bin/python bench/catalogue.py --sizes 120 1000
@@ -240,9 +241,7 @@ class Row:
     server_ready_s: float
     server_rss_ready_mb: float
     server_rss_after_mb: float
-    ingest: Run | None
-    noop: Run | None
-    dates_after: int | None
+    ingest: IngestRuns | None
     pixels: int
     lai_sum: float
 
@@ -322,7 +321,6 @@ def measure_size(out: Path, dates: int, repeat: int, with_ingest: bool = True) -
     if len(answers) != 1:
         raise RuntimeError(f"the modes disagree: {answers}")
     ((pixels, lai_sum),) = answers
-    ingest_run, noop_run, after = ingest_runs(root) if with_ingest else (None, None, None)
     return Row(
         dates=dates,
         build_s=built["exports_s"] + built["ingest_s"],
@@ -338,28 +336,42 @@ def measure_size(out: Path, dates: int, repeat: int, with_ingest: bool = True) -
         server_ready_s=ready,
         server_rss_ready_mb=rss_ready,
         server_rss_after_mb=rss_after,
-        ingest=ingest_run,
-        noop=noop_run,
-        dates_after=after,
+        ingest=ingest_runs(root) if with_ingest else None,
         pixels=pixels,
         lai_sum=lai_sum,
     )
 
 
-def ingest_runs(root: Path) -> tuple[Run, Run, int]:
-    """On a hard-linked copy of the cube (ingest replaces files by rename, so the cached
-    cube stays as it was): every export plus the new day, then the same run again."""
-    scratch = root / "scratch"
-    shutil.rmtree(scratch, ignore_errors=True)
-    subprocess.run(["cp", "-al", str(root / "cube"), str(scratch)], check=True)
-    try:
-        cmd = [*LEAFCUBE, str(root / "exports"), str(root / "new"), "--cube", str(scratch)]
-        first = measure([*cmd, "--quiet"])
-        again = measure([*cmd, "--quiet"])
-        after = date_count(load_root(scratch).collections[COLLECTION])
-    finally:
-        shutil.rmtree(scratch)
-    return first, again, after
+@dataclass
+class IngestRuns:
+    """The ingest figures of one size: the whole archive listed plus the new day, the same
+    run again (the no-op), the new day's folder alone (a producer's monthly run), again."""
+
+    whole: Run
+    noop: Run
+    alone: Run
+    alone_noop: Run
+    dates_after: int
+
+
+def ingest_runs(root: Path) -> IngestRuns:
+    """On hard-linked copies of the cube (ingest replaces files by rename, so the cached
+    cube stays as it was), each first brought to this leafcube's state by an unmeasured
+    no-op run (an earlier leafcube's whole-folder source state is split then)."""
+    runs = []
+    for sources in ([root / "exports", root / "new"], [root / "new"]):
+        scratch = root / "scratch"
+        shutil.rmtree(scratch, ignore_errors=True)
+        subprocess.run(["cp", "-al", str(root / "cube"), str(scratch)], check=True)
+        try:
+            settle = [*LEAFCUBE, str(root / "exports"), "--cube", str(scratch), "--quiet"]
+            subprocess.run(settle, check=True, capture_output=True)
+            cmd = [*LEAFCUBE, *map(str, sources), "--cube", str(scratch), "--quiet"]
+            runs += [measure(cmd), measure(cmd)]
+            after = date_count(load_root(scratch).collections[COLLECTION])
+        finally:
+            shutil.rmtree(scratch)
+    return IngestRuns(*runs, dates_after=after)
 
 
 def mb(n: float) -> str:
@@ -369,11 +381,16 @@ def mb(n: float) -> str:
     return f"{n / 1e6:.2f} MB" if n < 1e7 else f"{n / 1e6:.0f} MB"
 
 
-def run(r: Run | None) -> str:
+def run(r: Run) -> str:
     """An ingest run as wall / CPU seconds (peak MB): CPU is what load disturbs least."""
-    if r is None:
-        return "not run"
     return f"{r.wall:.1f} / {r.cpu:.1f} ({r.peak_mib:.0f})"
+
+
+def runs(r: IngestRuns | None) -> str:
+    """The four ingest cells of a row."""
+    if r is None:
+        return " | ".join(["not run"] * 4)
+    return " | ".join(run(x) for x in (r.whole, r.noop, r.alone, r.alone_noop))
 
 
 def table(rows: Iterable[Row]) -> str:
@@ -381,9 +398,10 @@ def table(rows: Iterable[Row]) -> str:
     head = (
         "| dates | | root catalogue.json | parts (largest) | STAC | `Cube(url)` s, local / "
         "static / server | `Cube(url)` + 1-date extract s | its CPU s (+ server's) | server "
-        "ready s | server RSS ready → after extract MB | ingest of 1 new date s, wall / CPU "
-        "(peak MB) | no-op re-run s, wall / CPU (peak MB) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "ready s | server RSS ready → after extract MB | ingest of every export + 1 new date s, "
+        "wall / CPU (peak MB) | its no-op re-run | ingest of the new date's folder alone | its "
+        "no-op re-run |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -392,7 +410,7 @@ def table(rows: Iterable[Row]) -> str:
             lines.append(
                 f"| {r.dates:,} | format 1.0 | {before['root']} | – | {before['stac']} | "
                 f"{before['open']} | – | – | {before['ready']} | – | "
-                f"{before.get('ingest', '–')} | {before.get('noop', '–')} |"
+                f"{before.get('ingest', '–')} | {before.get('noop', '–')} | – | – |"
             )
         opened = " / ".join(f"{r.open_s[m]:.2f}" for m in MODES)
         total = " / ".join(f"{r.total_s[m]:.2f}" for m in MODES)
@@ -401,7 +419,7 @@ def table(rows: Iterable[Row]) -> str:
             f"| {r.dates:,} | this run | {mb(r.root_bytes)} | {r.parts:,} "
             f"({mb(r.largest_part_bytes)}) | {mb(r.stac_bytes)}, {r.stac_files:,} files | "
             f"{opened} | {total} | {cpu} | {r.server_ready_s:.2f} | {r.server_rss_ready_mb:.0f} → "
-            f"{r.server_rss_after_mb:.0f} | {run(r.ingest)} | {run(r.noop)} |"
+            f"{r.server_rss_after_mb:.0f} | {runs(r.ingest)} |"
         )
     return head + "\n".join(lines)
 
