@@ -70,38 +70,38 @@ def gomez_view(
     }
 
 
-def index_doc(
-    name: str, by_year: abc.Mapping[str, abc.Sized], raw: abc.Mapping[str, bytes]
-) -> dict[str, Any]:
-    """The index of the year views (year → view, and → its JSON bytes): each one's href
-    (relative to the index), SHA-256 and number of dates, so a reader fetches only the
-    years it needs and knows whether its copy is current."""
+def index_doc(name: str, years: abc.Mapping[str, tuple[str, int]]) -> dict[str, Any]:
+    """The index of the year views (year → SHA-256 of its JSON, number of dates): each
+    one's href (relative to the index), SHA-256 and number of dates, so a reader fetches
+    only the years it needs and knows whether its copy is current."""
     return {
         "collection": name,
         "years": {
-            y: {
-                "href": f"{y}.json",
-                "sha256": hashlib.sha256(raw[y]).hexdigest(),
-                "dates": len(by_year[y]),
-            }
-            for y in sorted(by_year)
+            y: {"href": f"{y}.json", "sha256": years[y][0], "dates": years[y][1]}
+            for y in sorted(years)
         },
     }
+
+
+def joined_bytes(raw: abc.Iterable[bytes]) -> bytes:
+    """The whole view's JSON from its year views' JSON (as :func:`json_bytes` writes them,
+    oldest year first): what ``json_bytes`` of the joined views gives, byte for byte,
+    without parsing the years (a long daily archive's whole view is tens of MB)."""
+    inner = [body for r in raw if (body := r.strip()[1:-1].strip(b"\n"))]
+    return b"{\n" + b",\n".join(inner) + b"\n}" if inner else b"{}"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def gomez_documents(coll: Collection, base_url: str | None) -> dict[str, Any]:
     """Every view file of a collection holding all its dates: ``{href: document}``."""
     by_year = {y: gomez_view(coll, base_url, y) for y in years(coll)}
-    return _joined(coll.name, by_year, {y: json_bytes(v) for y, v in by_year.items()})
-
-
-def _joined(
-    name: str, by_year: dict[str, dict[str, list[str]]], raw: dict[str, bytes]
-) -> dict[str, Any]:
-    """The year views, their index and their join as ``{href: document}``."""
-    docs: dict[str, Any] = {year_href(name, y): v for y, v in by_year.items()}
-    docs[index_href(name)] = index_doc(name, by_year, raw)
-    docs[whole_href(name)] = {k: v for y in sorted(by_year) for k, v in by_year[y].items()}
+    docs: dict[str, Any] = {year_href(coll.name, y): v for y, v in by_year.items()}
+    summary = {y: (_sha256(json_bytes(v)), len(v)) for y, v in by_year.items()}
+    docs[index_href(coll.name)] = index_doc(coll.name, summary)
+    docs[whole_href(coll.name)] = {k: v for y in sorted(by_year) for k, v in by_year[y].items()}
     return docs
 
 
@@ -141,18 +141,21 @@ def _write_collection(
             kept = _untouched_months(coll, cube, base_url, y, set(keys))
             view = dict(sorted((kept | view).items()))
         fresh[y] = view
+    indexed = read_json(cube / index_href(coll.name), {}).get("years", {})
     raw: dict[str, bytes] = {}
-    by_year: dict[str, dict[str, list[str]]] = {}
+    summary: dict[str, tuple[str, int]] = {}
     for y in held:
         if y in fresh:
-            by_year[y], raw[y] = fresh[y], json_bytes(fresh[y])
+            raw[y] = json_bytes(fresh[y])
             write_if_changed(cube / year_href(coll.name, y), raw[y])
-        else:
-            raw[y] = _stored(coll, cube, base_url, y)
-            by_year[y] = orjson.loads(raw[y])
-    docs = _joined(coll.name, by_year, raw)
-    write_if_changed(cube / index_href(coll.name), json_bytes(docs[index_href(coll.name)]))
-    write_if_changed(cube / whole_href(coll.name), json_bytes(docs[whole_href(coll.name)]))
+            summary[y] = (_sha256(raw[y]), len(fresh[y]))
+            continue
+        raw[y] = _stored(coll, cube, base_url, y)
+        sha, known = _sha256(raw[y]), indexed.get(y, {})
+        count = known["dates"] if known.get("sha256") == sha else len(orjson.loads(raw[y]))
+        summary[y] = (sha, count)
+    write_if_changed(cube / index_href(coll.name), json_bytes(index_doc(coll.name, summary)))
+    write_if_changed(cube / whole_href(coll.name), joined_bytes(raw[y] for y in held))
     folder = cube / GOMEZ_DIR / coll.name
     for entry in os.scandir(folder):
         if entry.name != INDEX_NAME and entry.name.removesuffix(".json") not in held:

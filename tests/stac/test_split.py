@@ -15,7 +15,8 @@ import pystac
 import pytest
 
 from leafcube.catalogue import Catalogue, CatalogueError, load, load_root, read_parts, save
-from leafcube.catalogue.gomez import write_gomez
+from leafcube.catalogue.folder import json_bytes
+from leafcube.catalogue.gomez import joined_bytes, write_gomez
 from leafcube.ingest.stac import write_stac
 from tests.stac import synthetic
 from tests.stac.schemas import offline_schema_map
@@ -104,13 +105,27 @@ def test_gomez_years_join_into_the_whole_view(tmp_path):
             view = orjson.loads(data)
             assert len(view) == ref["dates"] and all(k.startswith(year) for k in view)
             joined |= view
-        whole = orjson.loads((tmp_path / "gomez" / f"{name}.json").read_bytes())
+        data = (tmp_path / "gomez" / f"{name}.json").read_bytes()
+        whole = orjson.loads(data)
         assert whole == joined and list(whole) == sorted(whole)
+        assert data == json_bytes(whole)  # joined as bytes, written as if dumped whole
         # the truth, from the catalogue's dates: each date's mosaics in the layer order
         assert whole == {
             k: [e.layers[n].mosaic for n in coll.layers] for k, e in sorted(coll.dates.items())
         }
         assert sorted(index["years"]) == sorted({k[:4] for k in coll.dates})
+
+
+def test_year_views_join_as_bytes_like_their_dumped_union():
+    years = [
+        {"2021-01-01": ["a/1.vrt", "a/2.vrt"], "2021-02-01": ["b/1.vrt", "b/2.vrt"]},
+        {},
+        {"2023-05-01": ["c/1.vrt", "c/2.vrt"]},
+    ]
+    union = {k: v for y in years for k, v in y.items()}
+    assert joined_bytes(json_bytes(y) for y in years) == json_bytes(union)
+    assert joined_bytes([json_bytes(years[0]) + b"\n", b"{}\n"]) == json_bytes(years[0])
+    assert joined_bytes([b"{}", b"{}"]) == json_bytes({}) == b"{}"
 
 
 def _change(cat: Catalogue) -> None:
