@@ -438,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--sizes and --repeat must be positive")
     if not Path("/usr/bin/time").exists():
         sys.exit("bench/catalogue.py needs /usr/bin/time (apt install time)")
+    args.out = args.out.resolve()  # nginx and the peers run elsewhere: absolute paths
     args.out.mkdir(parents=True, exist_ok=True)
     if args.build_only:
         for n in args.sizes:
