@@ -129,51 +129,63 @@ def write_gomez(
 def _write_collection(
     coll: Collection, cube: Path, base_url: str | None, keys: abc.Collection[str] | None
 ) -> None:
-    """Write the year views of the parts ``keys`` (None: all), then the index and the
-    whole view from every year view."""
+    """Write the views :func:`collection_views` makes, then remove the year views of years
+    ``coll`` no longer has."""
+    for href, data in collection_views(coll, cube, base_url, keys).items():
+        write_if_changed(cube / href, data)
     held = years(coll)
-    in_scope(coll, keys)  # the parts to rewrite must be loaded
-    touched = held if keys is None else sorted({year_of(k) for k in keys} & set(held))
-    fresh = {}
-    for y in touched:
-        view = gomez_view(coll, base_url, y)
-        if keys is not None and partition_of(coll) == "month":
-            kept = _untouched_months(coll, cube, base_url, y, set(keys))
-            view = dict(sorted((kept | view).items()))
-        fresh[y] = view
-    indexed = read_json(cube / index_href(coll.name), {}).get("years", {})
-    raw: dict[str, bytes] = {}
-    summary: dict[str, tuple[str, int]] = {}
-    for y in held:
-        if y in fresh:
-            raw[y] = json_bytes(fresh[y])
-            write_if_changed(cube / year_href(coll.name, y), raw[y])
-            summary[y] = (_sha256(raw[y]), len(fresh[y]))
-            continue
-        raw[y] = _stored(coll, cube, base_url, y)
-        sha, known = _sha256(raw[y]), indexed.get(y, {})
-        count = known["dates"] if known.get("sha256") == sha else len(orjson.loads(raw[y]))
-        summary[y] = (sha, count)
-    write_if_changed(cube / index_href(coll.name), json_bytes(index_doc(coll.name, summary)))
-    write_if_changed(cube / whole_href(coll.name), joined_bytes(raw[y] for y in held))
     folder = cube / GOMEZ_DIR / coll.name
     for entry in os.scandir(folder):
         if entry.name != INDEX_NAME and entry.name.removesuffix(".json") not in held:
             os.unlink(entry.path)
 
 
-def _stored(coll: Collection, cube: Path, base_url: str | None, year: str) -> bytes:
+def collection_views(
+    coll: Collection, folder: Path, base_url: str | None, keys: abc.Collection[str] | None
+) -> dict[str, bytes]:
+    """The JSON of a collection's views that a write into ``folder`` (a cube, or a
+    published copy of one) makes: the year views of the parts ``keys`` (None: all; those
+    parts loaded), any year view ``folder`` lacks, the index and the whole view. The
+    other years are read back from ``folder`` as they are."""
+    held = years(coll)
+    in_scope(coll, keys)  # the parts to rewrite must be loaded
+    touched = held if keys is None else sorted({year_of(k) for k in keys} & set(held))
+    out: dict[str, bytes] = {}
+    raw: dict[str, bytes] = {}
+    summary: dict[str, tuple[str, int]] = {}
+    for y in touched:
+        view = gomez_view(coll, base_url, y)
+        if keys is not None and partition_of(coll) == "month":
+            kept = _untouched_months(coll, folder, base_url, y, set(keys))
+            view = dict(sorted((kept | view).items()))
+        raw[y] = out[year_href(coll.name, y)] = json_bytes(view)
+        summary[y] = (_sha256(raw[y]), len(view))
+    indexed = read_json(folder / index_href(coll.name), {}).get("years", {})
+    for y in held:
+        if y in raw:
+            continue
+        raw[y] = _stored(coll, folder, base_url, y, out)
+        sha, known = _sha256(raw[y]), indexed.get(y, {})
+        count = known["dates"] if known.get("sha256") == sha else len(orjson.loads(raw[y]))
+        summary[y] = (sha, count)
+    out[index_href(coll.name)] = json_bytes(index_doc(coll.name, summary))
+    out[whole_href(coll.name)] = joined_bytes(raw[y] for y in held)
+    return out
+
+
+def _stored(
+    coll: Collection, folder: Path, base_url: str | None, year: str, out: dict[str, bytes]
+) -> bytes:
     """The bytes of a year view not rewritten: the file as written before, or (when it is
     missing, as in a cube written before the views were split) made from that year's
-    parts of the catalogue on disk, and written."""
-    path = cube / year_href(coll.name, year)
+    parts of the catalogue in ``folder``, and added to ``out``."""
+    href = year_href(coll.name, year)
     try:
-        return path.read_bytes()
+        return (folder / href).read_bytes()
     except FileNotFoundError:
         refs = [r for k, r in coll.parts.items() if year_of(k) == year]
-        data = json_bytes(gomez_view(read_parts(cube, coll, refs), base_url, year))
-        write_if_changed(path, data)
-        return data
+        out[href] = json_bytes(gomez_view(read_parts(folder, coll, refs), base_url, year))
+        return out[href]
 
 
 def _untouched_months(

@@ -11,13 +11,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from leafcube.catalogue import CATALOGUE_NAME, Catalogue
-from leafcube.catalogue.folder import write_json
-from leafcube.catalogue.gomez import gomez_documents
+import orjson
+
+from leafcube.catalogue import CATALOGUE_NAME, CatalogueError, load_root, read_parts
+from leafcube.catalogue.folder import json_bytes, write_if_changed
+from leafcube.catalogue.gomez import collection_views
 from leafcube.catalogue.parts import PARTS_DIR
-from leafcube.catalogue.stac import static_documents
+from leafcube.catalogue.stac import ROOT, static_documents
 
 from . import DeployError
 
@@ -39,6 +40,11 @@ def phase_of(href: str) -> int:
     if href.lower().endswith((".tif", ".tiff")):
         return 0
     return 1
+
+
+#: The catalogue's phases: small files, compared by content, since an ingest can rewrite
+#: one within the same second at the same size (a part's hash has a fixed length).
+BY_CONTENT = frozenset({PHASES.index("catalogue parts"), PHASES.index("catalogue")})
 
 
 def cube_files(root: Path) -> Iterator[str]:
@@ -91,7 +97,7 @@ class PublishPlan:
     """What a publish would do; ``copies`` are in publishing order."""
 
     copies: list[str] = field(default_factory=list)
-    views: dict[str, Any] = field(default_factory=dict)
+    views: dict[str, bytes] = field(default_factory=dict)
     stale: list[str] = field(default_factory=list)
     up_to_date: int = 0
     bytes: int = 0
@@ -101,21 +107,63 @@ class PublishPlan:
         return not (self.copies or self.views or self.stale)
 
 
-def public_views(cat: Catalogue, base_url: str) -> dict[str, Any]:
-    """The views written for the public base URL instead of copied: each collection's
-    GomezEngine views (by year, their index and whole) and the whole static STAC, with
-    absolute URLs under ``base_url`` (so a part's stand-alone ``items.json`` resolves in
-    pystac, odc-stac and stackstac)."""
-    views: dict[str, Any] = {}
-    for coll in cat.collections.values():
-        views |= gomez_documents(coll, base_url + "/")
-    return views | static_documents(cat, base_url)
+def _published_parts(cube: Path, folder: Path, base_url: str) -> dict[str, dict[str, str]] | None:
+    """The SHA-256 of each part whose views ``folder`` holds for ``base_url`` (collection →
+    key → hash), from the catalogue it last received; None when its views must all be
+    written: no catalogue there, views for another base URL, or a view file missing."""
+    try:
+        published = load_root(folder, check=False)
+        top = orjson.loads((folder / ROOT).read_bytes())
+    except (CatalogueError, OSError, orjson.JSONDecodeError):
+        return None
+    selves = [lk.get("href") for lk in top.get("links", []) if lk.get("rel") == "self"]
+    if selves != [f"{base_url}/{ROOT}"]:
+        return None
+    views = (h for h in cube_files(cube) if h.startswith(VIEW_FOLDERS))
+    if not all((folder / h).is_file() for h in views):
+        return None
+    return {n: {k: r.sha256 for k, r in c.parts.items()} for n, c in published.collections.items()}
 
 
-def write_views(dest: Path, views: dict[str, Any]) -> None:
-    """Write the public views (atomically, only those that changed)."""
-    for href, view in views.items():
-        write_json(dest / href, view)
+def public_views(cube: Path, folder: Path, base_url: str) -> dict[str, bytes]:
+    """The views written for the public base URL instead of copied, those whose bytes
+    differ from what ``folder`` (the destination, or rsync's staging copy of it) holds:
+    the static STAC and each collection's GomezEngine views, with absolute URLs under
+    ``base_url`` (so a part's stand-alone ``items.json`` resolves in pystac, odc-stac and
+    stackstac). Only the parts whose hash differs from the catalogue ``folder`` last
+    received are loaded and rendered (with every collection-wide file), so a publish
+    after one new date costs that date's part, not the archive."""
+    cat = load_root(cube)
+    published = _published_parts(cube, folder, base_url)
+    only: dict[str, set[str]] | None = None
+    if published is not None:
+        only = {
+            name: {k for k, r in coll.parts.items() if published.get(name, {}).get(k) != r.sha256}
+            for name, coll in cat.collections.items()
+        }
+    for name, coll in cat.collections.items():
+        refs = list(coll.parts.values())
+        if only is not None:
+            refs = [coll.parts[k] for k in sorted(only[name])]
+        cat.collections[name] = read_parts(cube, coll, refs)
+    views = {h: json_bytes(d) for h, d in static_documents(cat, base_url, only=only).items()}
+    for name, coll in cat.collections.items():
+        keys = None if only is None else only[name]
+        views |= collection_views(coll, folder, base_url + "/", keys)
+    return {h: data for h, data in views.items() if not _holds(folder / h, data)}
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
+    except FileNotFoundError:
+        return False
+
+
+def write_views(dest: Path, views: dict[str, bytes]) -> None:
+    """Write the public views (each atomically, only those that changed)."""
+    for href, data in views.items():
+        write_if_changed(dest / href, data)
 
 
 def wait_for_readers(seconds: float, files: int) -> None:

@@ -3,23 +3,28 @@
 The same five phases as a local publish, one rsync run each, so the catalogue still
 lands last: rsync writes every file under a hidden temporary name and renames it into
 place, and skips files whose size and modification time already match. The
-GomezEngine views and the static STAC are written to a local staging folder first (their
-URLs differ from the cube's), and ``--delete`` is a last pass that spares hidden files
-and the views.
+GomezEngine views and the static STAC (their URLs differ from the cube's) are kept in a
+staging copy under the cube's ``.leafcube/publish/``, one per destination, where only
+the views that changed are rewritten (their times kept otherwise, so rsync skips them);
+``--delete`` is a last pass that spares hidden files and the views.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from leafcube.catalogue import load
+from leafcube.catalogue import CATALOGUE_NAME
+from leafcube.catalogue.folder import state_dir, write_if_changed
 
 from . import DeployError
 from .layout import (
+    BY_CONTENT,
     PHASES,
+    VIEW_FOLDERS,
     PublishPlan,
     check_links,
     cube_files,
@@ -70,21 +75,30 @@ def rsync_publish(
     """
     check_links(cube)
     dest = dest.rstrip("/") + "/"
-    views = public_views(load(cube), base_url)
-    hrefs = [h for h in cube_files(cube) if h not in views]
+    staging = staging_dir(cube, dest)
+    hrefs = list(cube_files(cube))
+    views = public_views(cube, staging, base_url)
     p = PublishPlan()
-    with tempfile.TemporaryDirectory(prefix="leafcube-publish-") as tmp:
-        staging, lists = Path(tmp) / "views", Path(tmp)
+    if not dry_run:
         write_views(staging, views)
+    with tempfile.TemporaryDirectory(prefix="leafcube-publish-") as tmp:
+        lists = Path(tmp)
         for phase, name in enumerate(PHASES):
             listed = lists / f"phase-{phase}.txt"
-            listed.write_text("".join(f"{h}\n" for h in hrefs if phase_of(h) == phase))
-            p.copies += _sent(_rsync([f"--files-from={listed}", f"{cube}/", dest], dry_run))
-            if name == "views" and views:
-                listed.write_text("".join(f"{h}\n" for h in views))
-                # staged afresh each run: compare contents, and leave the times of equal ones
-                args = ["--checksum", "--no-times", f"--files-from={listed}", f"{staging}/", dest]
-                p.views.update({h: views[h] for h in _sent(_rsync(args, dry_run))})
+            phased = [h for h in hrefs if phase_of(h) == phase and not h.startswith(VIEW_FOLDERS)]
+            listed.write_text("".join(f"{h}\n" for h in phased))
+            content = ["--checksum"] if phase in BY_CONTENT else []
+            args = [*content, f"--files-from={listed}", f"{cube}/", dest]
+            p.copies += _sent(_rsync(args, dry_run))
+            if name == "views" and dry_run:
+                p.views = views
+            elif name == "views":
+                # every view the staging copy holds: rsync sends those whose size or time
+                # differs at the destination (a view removed there by hand comes back)
+                held = [h for h in hrefs if h.startswith(VIEW_FOLDERS) and (staging / h).is_file()]
+                listed.write_text("".join(f"{h}\n" for h in held))
+                sent = _sent(_rsync([f"--files-from={listed}", f"{staging}/", dest], dry_run))
+                p.views = {h: views.get(h) or (staging / h).read_bytes() for h in sent}
         if delete:
             # the views differ from the cube's copies (absolute URLs): never sent back over
             args = ["--delete", "--exclude=.*", "--exclude=/gomez/", "--exclude=/stac/"]
@@ -95,6 +109,14 @@ def rsync_publish(
                 wait_for_readers(delete_after, len(stale))
                 _rsync(args, False)
             p.stale = stale
+    if not dry_run:  # what the staging copy's views were made for, as the destination has it
+        write_if_changed(staging / CATALOGUE_NAME, (cube / CATALOGUE_NAME).read_bytes())
     p.bytes = sum((cube / h).stat().st_size for h in p.copies)
-    p.up_to_date = len(hrefs) + len(views) - len(p.copies) - len(p.views)
+    p.up_to_date = len(hrefs) - len(p.copies) - len(p.views)
     return p
+
+
+def staging_dir(cube: Path, dest: str) -> Path:
+    """The staging copy of the views published to ``dest`` (kept in the cube's state)."""
+    name = hashlib.sha256(dest.encode()).hexdigest()[:24]
+    return state_dir(cube) / "publish" / name

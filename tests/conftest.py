@@ -44,6 +44,16 @@ def demo_cube(demo_exports, tmp_path_factory) -> Path:
     return cube
 
 
+def opened(trace: Path) -> list[str]:
+    """The paths a process traced by ``strace -e trace=openat -o TRACE`` opened (the calls
+    that succeeded)."""
+    out = []
+    for line in trace.read_text().splitlines():
+        if "openat(" in line and '"' in line and "= -1" not in line:
+            out.append(line.split('"')[1])
+    return out
+
+
 def start_process(args: list[str], ready_url: str, timeout: float = 60.0, **kw):
     """Start a server process in its own session and wait until ``ready_url`` answers."""
     proc = subprocess.Popen(args, start_new_session=True, **kw)

@@ -15,6 +15,7 @@ import pytest
 
 from leafcube.catalogue import load
 from leafcube.ingest.demo import make_exports, write_month
+from tests.conftest import opened
 
 LEAFCUBE = [sys.executable, "-m", "leafcube.cli.main"]
 COLL = "leaf-s2-20m-monthly"
@@ -181,15 +182,6 @@ def test_a_re_exported_v2022_qc_rewrites_it_and_the_layers_it_masks(tmp_path, ru
     assert rewritten == {f"{base}/{n}.tif" for n in ("LAI_QC", "LAI", "errorLAI", "Date")}
 
 
-def _opened(trace: Path) -> list[str]:
-    """The paths a traced process opened (strace's ``openat`` lines that succeeded)."""
-    out = []
-    for line in trace.read_text().splitlines():
-        if "openat(" in line and '"' in line and "= -1" not in line:
-            out.append(line.split('"')[1])
-    return out
-
-
 def test_a_noop_rerun_opens_no_cog_and_no_part(cube_copy, demo_exports, tmp_path, snapshot):
     """A re-run of unchanged folders stats them and plans nothing: strace sees it open no
     COG (in the cube or the exports) and no catalogue part, and it writes nothing."""
@@ -204,12 +196,12 @@ def test_a_noop_rerun_opens_no_cog_and_no_part(cube_copy, demo_exports, tmp_path
     )
     assert out.returncode == 0, out.stderr
     assert "0 COG(s) written, 314 unchanged; catalogue unchanged" in out.stderr
-    opened = _opened(trace)
-    assert str(cube_copy / "catalogue.json") in opened  # the trace does see its reads
-    assert [p for p in opened if p.endswith((".tif", ".vrt"))] == []
-    assert [p for p in opened if p.startswith(str(cube_copy / "catalogue") + "/")] == []
-    assert [p for p in opened if "/.leafcube/ledger/" in p] == []
-    states = [p for p in opened if "/.leafcube/sources/" in p]  # each folder's index alone
+    paths = opened(trace)
+    assert str(cube_copy / "catalogue.json") in paths  # the trace does see its reads
+    assert [p for p in paths if p.endswith((".tif", ".vrt"))] == []
+    assert [p for p in paths if p.startswith(str(cube_copy / "catalogue") + "/")] == []
+    assert [p for p in paths if "/.leafcube/ledger/" in p] == []
+    states = [p for p in paths if "/.leafcube/sources/" in p]  # each folder's index alone
     assert states and all(p.endswith("/index.json") for p in states)
     assert snapshot(cube_copy) == before
 
