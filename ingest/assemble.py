@@ -218,6 +218,8 @@ def assemble(
     cat.collections = {k: v for k, v in cat.collections.items() if v.dates or v.parts}
     for name, keys in changed.items():
         _finish_collection(cat.collections[name], cube, keys)
+    for coll in cat.collections.values():  # chosen once (from every date, the first time)
+        coll.partition = partition_of(coll)
     only = None
     if not full:
         only = {
