@@ -1,7 +1,8 @@
 """Time series over many dates, and a small request's wait beside large ones: before vs after.
 
-One cube of 1,000 daily dates at the demo landscape's two tiles (each date hard links one
-demo month's COGs, so it builds in seconds and every date is a distinct file to GDAL).
+A cube of 1,000 daily dates at the demo landscape's two tiles (each date hard links one
+demo month's COGs, so it builds in seconds and every date is a distinct file to GDAL),
+built by each peer's own code (so in its own catalogue format and COG blocks).
 Two peers, each one ``leafcube serve`` worker on 127.0.0.1, side by side:
 
 - **before**: the code of ``--before`` (a git revision; default: the commit before the
@@ -104,16 +105,17 @@ def many_date_cube(src: Path, dst: Path, dates: int) -> str:
     return coll.name
 
 
-def bench_cube() -> tuple[Path, str]:
-    """The demo cube (ingested once) and its 1,000-date copy, in bench/out/timeseries/."""
+def bench_cube(work: Path) -> tuple[Path, str]:
+    """The demo cube (ingested once) and its 1,000-date copy, in ``work``, written by the
+    code this process imports (a peer's cube is in its own catalogue format)."""
     from leafcube.catalogue import load
     from leafcube.ingest.demo import make_exports
     from leafcube.ingest.pipeline import ingest
 
-    demo, cube = WORK / "demo", WORK / "cube"
+    demo, cube = work / "demo", work / "cube"
     if not (demo / "catalogue.json").exists():
-        log("building the demo cube (once)")
-        ingest([make_exports(WORK / "exports")], demo, workers=2, progress=False)
+        log(f"building the demo cube in {work} (once)")
+        ingest([make_exports(work / "exports")], demo, workers=2, progress=False)
     if (cube / "catalogue.json").exists():
         coll = next(iter(load(cube).collections.values()))
         if len(coll.dates) == max(DATE_COUNTS):
@@ -121,6 +123,21 @@ def bench_cube() -> tuple[Path, str]:
         shutil.rmtree(cube)
     log(f"linking {max(DATE_COUNTS)} dates")
     return cube, many_date_cube(demo, cube, max(DATE_COUNTS))
+
+
+def peer_cube(work: Path, pythonpath: str | None) -> tuple[Path, str]:
+    """:func:`bench_cube` for a peer: in this process for this tree, else in a process
+    running the peer's code (``pythonpath``), so each peer reads a cube its own ingest
+    wrote."""
+    if pythonpath is None:
+        return bench_cube(work)
+    env = {**os.environ, "PYTHONPATH": pythonpath, "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, __file__, "--build-cube", str(work)]
+    done = subprocess.run(cmd, env=env, cwd="/", capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the peer's cube failed: {done.stderr[-800:]}")
+    name = done.stdout.strip().splitlines()[-1]
+    return work / "cube", name
 
 
 def before_tree(rev: str, work: Path) -> Path:
@@ -247,12 +264,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5, help="warm requests per cell (median)")
     ap.add_argument("--big", type=int, default=4, help="large concurrent requests")
     ap.add_argument("--before", default=BEFORE, help="git revision of the 'before' peer")
+    ap.add_argument("--build-cube", type=Path, help=argparse.SUPPRESS)  # (see peer_cube)
     args = ap.parse_args(argv)
+    if args.build_cube:
+        print(bench_cube(args.build_cube)[1])
+        return 0
     sys.path.insert(0, str(ROOT))
     WORK.mkdir(parents=True, exist_ok=True)
-    cube, coll = bench_cube()
     peers = {"before": str(before_tree(args.before, WORK)), "after": None}
-    results = {name: run_peer(name, cube, coll, path, args) for name, path in peers.items()}
+    results = {}
+    for name, path in peers.items():
+        cube, coll = peer_cube(WORK / f"{name}-cube" if path else WORK, path)
+        results[name] = run_peer(name, cube, coll, path, args)
     b, a = results["before"], results["after"]
     print(f"{'dates':>6} {'before warm':>12} {'after warm':>11} {'ratio':>6} "
           f"{'before first':>13} {'after first':>12}")  # fmt: skip
