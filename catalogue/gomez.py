@@ -95,16 +95,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def gomez_documents(coll: Collection, base_url: str | None) -> dict[str, Any]:
-    """Every view file of a collection holding all its dates: ``{href: document}``."""
-    by_year = {y: gomez_view(coll, base_url, y) for y in years(coll)}
-    docs: dict[str, Any] = {year_href(coll.name, y): v for y, v in by_year.items()}
-    summary = {y: (_sha256(json_bytes(v)), len(v)) for y, v in by_year.items()}
-    docs[index_href(coll.name)] = index_doc(coll.name, summary)
-    docs[whole_href(coll.name)] = {k: v for y in sorted(by_year) for k, v in by_year[y].items()}
-    return docs
-
-
 def write_gomez(
     cat: Catalogue, cube: Path, base_url: str | None, *, only: PartKeys | None = None
 ) -> dict[str, str]:

@@ -107,22 +107,32 @@ class PublishPlan:
         return not (self.copies or self.views or self.stale)
 
 
-def _published_parts(cube: Path, folder: Path, base_url: str) -> dict[str, dict[str, str]] | None:
-    """The SHA-256 of each part whose views ``folder`` holds for ``base_url`` (collection →
-    key → hash), from the catalogue it last received; None when its views must all be
-    written: no catalogue there, views for another base URL, or a view file missing."""
+def part_hashes(folder: Path) -> dict[str, str] | None:
+    """The SHA-256 the catalogue in ``folder`` names for each of its parts, by href; None
+    without a catalogue there."""
     try:
-        published = load_root(folder, check=False)
+        cat = load_root(folder, check=False)
+    except CatalogueError:
+        return None
+    return {r.href: r.sha256 for c in cat.collections.values() for r in c.parts.values()}
+
+
+def _published_parts(cube: Path, folder: Path, base_url: str) -> dict[str, str] | None:
+    """:func:`part_hashes` of the catalogue ``folder`` last received, whose parts' views it
+    holds for ``base_url``; None when its views must all be written: no catalogue there,
+    views for another base URL, or a view file missing."""
+    published = part_hashes(folder)
+    try:
         top = orjson.loads((folder / ROOT).read_bytes())
-    except (CatalogueError, OSError, orjson.JSONDecodeError):
+    except (OSError, orjson.JSONDecodeError):
         return None
     selves = [lk.get("href") for lk in top.get("links", []) if lk.get("rel") == "self"]
-    if selves != [f"{base_url}/{ROOT}"]:
+    if published is None or selves != [f"{base_url}/{ROOT}"]:
         return None
     views = (h for h in cube_files(cube) if h.startswith(VIEW_FOLDERS))
     if not all((folder / h).is_file() for h in views):
         return None
-    return {n: {k: r.sha256 for k, r in c.parts.items()} for n, c in published.collections.items()}
+    return published
 
 
 def public_views(cube: Path, folder: Path, base_url: str) -> dict[str, bytes]:
@@ -138,7 +148,7 @@ def public_views(cube: Path, folder: Path, base_url: str) -> dict[str, bytes]:
     only: dict[str, set[str]] | None = None
     if published is not None:
         only = {
-            name: {k for k, r in coll.parts.items() if published.get(name, {}).get(k) != r.sha256}
+            name: {k for k, r in coll.parts.items() if published.get(r.href) != r.sha256}
             for name, coll in cat.collections.items()
         }
     for name, coll in cat.collections.items():

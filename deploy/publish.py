@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from leafcube.catalogue import CATALOGUE_NAME, CatalogueError, load_root
+from leafcube.catalogue import CATALOGUE_NAME
 from leafcube.catalogue.folder import JSON_MAX_AGE, locked
 
 from .layout import (
@@ -32,6 +32,7 @@ from .layout import (
     PublishPlan,
     check_links,
     cube_files,
+    part_hashes,
     phase_of,
     public_views,
     wait_for_readers,
@@ -49,16 +50,9 @@ def unchanged(src: Path, dst: Path) -> bool:
     return a.st_size == b.st_size and int(a.st_mtime) == int(b.st_mtime)
 
 
-def part_hashes(folder: Path) -> dict[str, str]:
-    """The SHA-256 the catalogue in ``folder`` names for each of its parts, by href."""
-    try:
-        cat = load_root(folder, check=False)
-    except CatalogueError:
-        return {}
-    return {r.href: r.sha256 for c in cat.collections.values() for r in c.parts.values()}
-
-
-def same_catalogue_file(href: str, cube: Path, dest: Path, hashes: tuple[dict, dict]) -> bool:
+def same_catalogue_file(
+    href: str, cube: Path, dest: Path, hashes: tuple[dict[str, str], dict[str, str]]
+) -> bool:
     """Whether ``dest`` holds the cube's ``catalogue.json`` or part ``href``, by content
     rather than by time (an ingest can rewrite one within the same second at the same
     size): the root compared byte for byte, a part by the hash each root names for it."""
@@ -107,7 +101,7 @@ def plan(cube: Path, dest: Path, base_url: str, delete: bool = False) -> Publish
     p = PublishPlan()
     p.views = public_views(cube, dest, base_url)
     wanted = set(p.views)
-    hashes = (part_hashes(cube), part_hashes(dest))
+    hashes = (part_hashes(cube) or {}, part_hashes(dest) or {})
     for href in sorted(cube_files(cube), key=lambda h: (phase_of(h), h)):
         wanted.add(href)
         if href.startswith(VIEW_FOLDERS):

@@ -166,7 +166,6 @@ class SourceState:
     dirs: dict[str, dict[str, Any]] = field(default_factory=dict)
     _files: dict[str, dict[str, FileRecord]] = field(default_factory=dict)
     _changed: set[str] = field(default_factory=set)
-    _dirty: bool = False
 
     def _shard(self, prefix: str) -> Path:
         name = hashlib.blake2b(prefix.encode(), digest_size=12).hexdigest()
@@ -210,7 +209,6 @@ class SourceState:
             "hi": tags[-1] if tags else None,
             "made": len(made),
         }
-        self._dirty = True
         self._changed.add(prefix)
 
     def keep_only(self, prefixes: set[str]) -> None:
@@ -219,18 +217,17 @@ class SourceState:
             del self.dirs[prefix]
             self._files.pop(prefix, None)
             self._shard(prefix).unlink(missing_ok=True)
-            self._dirty = True
+            self._changed.add(prefix)
 
     def save(self) -> None:
         """Atomically write the sub-folders that changed, then the index."""
-        if not self._dirty:
+        if not self._changed:
             return
         for prefix in sorted(self._changed):
             if prefix in self.dirs:
                 write_json(self._shard(prefix), self._files[prefix])
         write_json(self.folder / INDEX_NAME, {"recipe": RECIPE, "dirs": self.dirs})
         self._changed.clear()
-        self._dirty = False
 
 
 def source_state(cube: Path, folder: Path, options: str, remembered: bool = True) -> SourceState:
