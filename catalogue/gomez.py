@@ -134,27 +134,44 @@ def collection_views(
     coll: Collection, folder: Path, base_url: str | None, keys: abc.Collection[str] | None
 ) -> dict[str, bytes]:
     """The JSON of a collection's views that a write into ``folder`` (a cube, or a
-    published copy of one) makes: the year views of the parts ``keys`` (None: all; those
-    parts loaded), any year view ``folder`` lacks, the index and the whole view. The
-    other years are read back from ``folder`` as they are."""
+    published copy of one) makes: :func:`year_views` of the parts ``keys`` (None: all;
+    those parts loaded), then :func:`summary_views`."""
+    out = year_views(coll, folder, base_url, keys)
+    return out | summary_views(coll, folder, base_url, out)
+
+
+def year_views(
+    coll: Collection, folder: Path, base_url: str | None, keys: abc.Collection[str] | None
+) -> dict[str, bytes]:
+    """The year views of the parts ``keys`` of ``coll`` (None: all; those parts loaded),
+    by href; a month not in ``keys`` keeps its dates as ``folder``'s year view has them."""
     held = years(coll)
     in_scope(coll, keys)  # the parts to rewrite must be loaded
     touched = held if keys is None else sorted({year_of(k) for k in keys} & set(held))
     out: dict[str, bytes] = {}
-    raw: dict[str, bytes] = {}
-    summary: dict[str, tuple[str, int]] = {}
     for y in touched:
         view = gomez_view(coll, base_url, y)
         if keys is not None and partition_of(coll) == "month":
             kept = _untouched_months(coll, folder, base_url, y, set(keys))
             view = dict(sorted((kept | view).items()))
-        raw[y] = out[year_href(coll.name, y)] = json_bytes(view)
-        summary[y] = (_sha256(raw[y]), len(view))
+        out[year_href(coll.name, y)] = json_bytes(view)
+    return out
+
+
+def summary_views(
+    coll: Collection, folder: Path, base_url: str | None, written: abc.Mapping[str, bytes]
+) -> dict[str, bytes]:
+    """A collection's index and whole view, joined from the year views ``written`` (by
+    href) and, for the other years, those ``folder`` holds (with any year view it lacks,
+    made from its parts)."""
+    held = years(coll)
+    out: dict[str, bytes] = {}
+    raw: dict[str, bytes] = {}
+    summary: dict[str, tuple[str, int]] = {}
     indexed = read_json(folder / index_href(coll.name), {}).get("years", {})
     for y in held:
-        if y in raw:
-            continue
-        raw[y] = _stored(coll, folder, base_url, y, out)
+        fresh = written.get(year_href(coll.name, y))
+        raw[y] = _stored(coll, folder, base_url, y, out) if fresh is None else fresh
         sha, known = _sha256(raw[y]), indexed.get(y, {})
         count = known["dates"] if known.get("sha256") == sha else len(orjson.loads(raw[y]))
         summary[y] = (sha, count)

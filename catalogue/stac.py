@@ -297,6 +297,15 @@ def static_documents(
     Without one, every href is relative to the document's folder: the catalogue is
     self-contained and moves with the cube (docs/stac.md).
     """
+    docs = catalogue_documents(cat, base_url)
+    for coll in cat.collections.values():
+        keys = None if only is None else only.get(coll.name, ())
+        docs |= part_documents(coll, keys, base_url)
+    return docs
+
+
+def catalogue_documents(cat: Catalogue, base_url: str | None = None) -> dict[str, dict[str, Any]]:
+    """The root and each collection of :func:`static_documents`, without loading a part."""
     docs: dict[str, dict[str, Any]] = {}
     children = []
     for coll in (cat.collections[k] for k in sorted(cat.collections)):
@@ -309,10 +318,6 @@ def static_documents(
             *(_link("child", part_catalog_file(coll.name, k), title=k) for k in index(coll)),
         ]
         docs[home] = coll_doc
-        keys = None if only is None else only.get(coll.name, ())
-        grouped = group(coll)
-        for key in in_scope(coll, keys):
-            docs |= _part_documents(coll, key, grouped[key])
         children.append(_link("child", home, title=coll.title))
     docs[ROOT] = {
         "type": "Catalog",
@@ -322,6 +327,24 @@ def static_documents(
         "description": ROOT_DESCRIPTION,
         "links": [_link("root", ROOT), _link("self", ROOT), *children],
     }
+    return _placed(docs, base_url)
+
+
+def part_documents(
+    coll: Collection, keys: Iterable[str] | None, base_url: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """The documents of :func:`static_documents` for the parts ``keys`` of ``coll`` (None:
+    all; they must be loaded): what a writer renders a few parts at a time."""
+    docs: dict[str, dict[str, Any]] = {}
+    grouped = group(coll)
+    for key in in_scope(coll, keys):
+        docs |= _part_documents(coll, key, grouped[key])
+    return _placed(docs, base_url)
+
+
+def _placed(docs: dict[str, dict[str, Any]], base_url: str | None) -> dict[str, dict[str, Any]]:
+    """Documents with hrefs from the cube root, made absolute under ``base_url`` or
+    relative to each document's folder."""
     if base_url:
         return {path: absolute(doc, base_url) for path, doc in docs.items()}
     return {path: _without_self(path, doc) for path, doc in docs.items()}

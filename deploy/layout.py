@@ -8,17 +8,18 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from leafcube.catalogue import CATALOGUE_NAME, CatalogueError, load_root, read_parts
 from leafcube.catalogue.folder import json_bytes, write_if_changed
-from leafcube.catalogue.gomez import collection_views
+from leafcube.catalogue.gomez import summary_views, year_of, year_views
 from leafcube.catalogue.parts import PARTS_DIR
-from leafcube.catalogue.stac import ROOT, static_documents
+from leafcube.catalogue.stac import ROOT, catalogue_documents, part_documents
 
 from . import DeployError
 
@@ -97,7 +98,7 @@ class PublishPlan:
     """What a publish would do; ``copies`` are in publishing order."""
 
     copies: list[str] = field(default_factory=list)
-    views: dict[str, bytes] = field(default_factory=dict)
+    views: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     up_to_date: int = 0
     bytes: int = 0
@@ -135,32 +136,42 @@ def _published_parts(cube: Path, folder: Path, base_url: str) -> dict[str, str] 
     return published
 
 
-def public_views(cube: Path, folder: Path, base_url: str) -> dict[str, bytes]:
+def public_views(cube: Path, folder: Path, base_url: str) -> Iterator[tuple[str, bytes]]:
     """The views written for the public base URL instead of copied, those whose bytes
     differ from what ``folder`` (the destination, or rsync's staging copy of it) holds:
     the static STAC and each collection's GomezEngine views, with absolute URLs under
     ``base_url`` (so a part's stand-alone ``items.json`` resolves in pystac, odc-stac and
     stackstac). Only the parts whose hash differs from the catalogue ``folder`` last
-    received are loaded and rendered (with every collection-wide file), so a publish
-    after one new date costs that date's part, not the archive."""
+    received are rendered (with every collection-wide file), so a publish after one new
+    date costs that date's part, not the archive. Parts are loaded and rendered a year
+    at a time, and each view is yielded as it is made: memory holds one year's parts
+    and views (and the year views joined into the whole GomezEngine view), whatever the
+    archive."""
     cat = load_root(cube)
     published = _published_parts(cube, folder, base_url)
-    only: dict[str, set[str]] | None = None
-    if published is not None:
-        only = {
-            name: {k for k, r in coll.parts.items() if published.get(r.href) != r.sha256}
-            for name, coll in cat.collections.items()
-        }
-    for name, coll in cat.collections.items():
-        refs = list(coll.parts.values())
-        if only is not None:
-            refs = [coll.parts[k] for k in sorted(only[name])]
-        cat.collections[name] = read_parts(cube, coll, refs)
-    views = {h: json_bytes(d) for h, d in static_documents(cat, base_url, only=only).items()}
-    for name, coll in cat.collections.items():
-        keys = None if only is None else only[name]
-        views |= collection_views(coll, folder, base_url + "/", keys)
-    return {h: data for h, data in views.items() if not _holds(folder / h, data)}
+    yield from _changed(folder, catalogue_documents(cat, base_url).items())
+    for coll in cat.collections.values():
+        keys = [k for k, r in coll.parts.items() if (published or {}).get(r.href) != r.sha256]
+        written: dict[str, bytes] = {}
+        for year in sorted({year_of(k) for k in keys}):
+            refs = [coll.parts[k] for k in sorted(keys) if year_of(k) == year]
+            loaded = read_parts(cube, coll, refs)
+            batch = {r.key for r in refs}
+            yield from _changed(folder, part_documents(loaded, batch, base_url).items())
+            years = year_views(loaded, folder, base_url + "/", batch)
+            written |= years
+            yield from _changed(folder, years.items())
+        yield from _changed(folder, summary_views(coll, folder, base_url + "/", written).items())
+
+
+def _changed(
+    folder: Path, views: Iterable[tuple[str, bytes | dict[str, Any]]]
+) -> Iterator[tuple[str, bytes]]:
+    """The views (documents or their JSON) whose bytes ``folder`` does not hold."""
+    for href, view in views:
+        data = view if isinstance(view, bytes) else json_bytes(view)
+        if not _holds(folder / href, data):
+            yield href, data
 
 
 def _holds(path: Path, data: bytes) -> bool:
@@ -170,10 +181,13 @@ def _holds(path: Path, data: bytes) -> bool:
         return False
 
 
-def write_views(dest: Path, views: dict[str, bytes]) -> None:
-    """Write the public views (each atomically, only those that changed)."""
-    for href, data in views.items():
+def write_views(dest: Path, views: Iterable[tuple[str, bytes]]) -> list[str]:
+    """Write the public views (each atomically, only those that changed); their hrefs."""
+    hrefs = []
+    for href, data in views:
         write_if_changed(dest / href, data)
+        hrefs.append(href)
+    return hrefs
 
 
 def wait_for_readers(seconds: float, files: int) -> None:

@@ -96,16 +96,15 @@ def check_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def plan(cube: Path, dest: Path, base_url: str, delete: bool = False) -> PublishPlan:
-    """Compare ``cube`` with ``dest`` and list what publishing must write (and remove)."""
+def plan(cube: Path, dest: Path, delete: bool = False) -> PublishPlan:
+    """Compare ``cube`` with ``dest`` and list the files publishing must copy; the views
+    are rendered as they are written (:func:`publish`), and the views the cube holds are
+    counted up to date until then."""
     p = PublishPlan()
-    p.views = public_views(cube, dest, base_url)
-    wanted = set(p.views)
     hashes = (part_hashes(cube) or {}, part_hashes(dest) or {})
     for href in sorted(cube_files(cube), key=lambda h: (phase_of(h), h)):
-        wanted.add(href)
         if href.startswith(VIEW_FOLDERS):
-            p.up_to_date += href not in p.views  # written for the base URL, not copied
+            p.up_to_date += 1  # written for the base URL, not copied
         elif (
             same_catalogue_file(href, cube, dest, hashes)
             if phase_of(href) in BY_CONTENT
@@ -115,9 +114,15 @@ def plan(cube: Path, dest: Path, base_url: str, delete: bool = False) -> Publish
         else:
             p.copies.append(href)
             p.bytes += (cube / href).stat().st_size
-    if delete and dest.is_dir():
-        p.stale = [h for h in cube_files(dest) if h not in wanted]
     return p
+
+
+def stale_files(cube: Path, dest: Path, views: list[str]) -> list[str]:
+    """The files of ``dest`` that are neither in the cube nor among the ``views`` written."""
+    if not dest.is_dir():
+        return []
+    wanted = {*cube_files(cube), *views}
+    return [h for h in cube_files(dest) if h not in wanted]
 
 
 def remove_stale(dest: Path, hrefs: list[str]) -> None:
@@ -164,20 +169,25 @@ def publish(
     if dest == cube or dest.is_relative_to(cube) or cube.is_relative_to(dest):
         raise ValueError(f"--to {dest} must be outside the cube folder (and not contain it)")
     with locked(cube):
-        p = plan(cube, dest, base_url, delete)
+        p = plan(cube, dest)
+        views = public_views(cube, dest, base_url)
         if dry_run:
-            return p
-        with tqdm(
-            total=p.bytes, unit="B", unit_scale=True, desc="publish", disable=not progress
-        ) as bar:
-            for phase in range(len(PHASES)):
-                for href in p.copies:
-                    if phase_of(href) == phase:
-                        copy_atomic(cube / href, dest / href)
-                        bar.update((cube / href).stat().st_size)
-                if PHASES[phase] == "views":
-                    write_views(dest, p.views)
-        if p.stale:
+            p.views = [h for h, _ in views]
+        else:
+            with tqdm(
+                total=p.bytes, unit="B", unit_scale=True, desc="publish", disable=not progress
+            ) as bar:
+                for phase in range(len(PHASES)):
+                    for href in p.copies:
+                        if phase_of(href) == phase:
+                            copy_atomic(cube / href, dest / href)
+                            bar.update((cube / href).stat().st_size)
+                    if PHASES[phase] == "views":
+                        p.views = write_views(dest, views)
+        p.up_to_date = max(0, p.up_to_date - len(p.views))
+        if delete:
+            p.stale = stale_files(cube, dest, p.views)
+        if p.stale and not dry_run:
             wait_for_readers(delete_after, len(p.stale))
             remove_stale(dest, p.stale)
     return p

@@ -79,8 +79,7 @@ def rsync_publish(
     hrefs = list(cube_files(cube))
     views = public_views(cube, staging, base_url)
     p = PublishPlan()
-    if not dry_run:
-        write_views(staging, views)
+    rendered = [h for h, _ in views] if dry_run else write_views(staging, views)
     with tempfile.TemporaryDirectory(prefix="leafcube-publish-") as tmp:
         lists = Path(tmp)
         for phase, name in enumerate(PHASES):
@@ -91,14 +90,14 @@ def rsync_publish(
             args = [*content, f"--files-from={listed}", f"{cube}/", dest]
             p.copies += _sent(_rsync(args, dry_run))
             if name == "views" and dry_run:
-                p.views = views
+                p.views = rendered
             elif name == "views":
                 # every view the staging copy holds: rsync sends those whose size or time
                 # differs at the destination (a view removed there by hand comes back)
                 held = [h for h in hrefs if h.startswith(VIEW_FOLDERS) and (staging / h).is_file()]
                 listed.write_text("".join(f"{h}\n" for h in held))
                 sent = _sent(_rsync([f"--files-from={listed}", f"{staging}/", dest], dry_run))
-                p.views = {h: views.get(h) or (staging / h).read_bytes() for h in sent}
+                p.views = sent
         if delete:
             # the views differ from the cube's copies (absolute URLs): never sent back over
             args = ["--delete", "--exclude=.*", "--exclude=/gomez/", "--exclude=/stac/"]
