@@ -96,7 +96,7 @@ def check_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def plan(cube: Path, dest: Path, delete: bool = False) -> PublishPlan:
+def plan(cube: Path, dest: Path) -> PublishPlan:
     """Compare ``cube`` with ``dest`` and list the files publishing must copy; the views
     are rendered as they are written (:func:`publish`), and the views the cube holds are
     counted up to date until then."""
