@@ -34,9 +34,10 @@ def tmp_dir(cube: Path) -> Path:
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomically write ``data`` unless the file already holds exactly it; True when written."""
+    """Atomically write ``data`` unless the file already holds exactly it; True when written
+    (a file of another size is not read: a whole view can be tens of MB)."""
     try:
-        if path.read_bytes() == data:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass

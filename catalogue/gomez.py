@@ -87,8 +87,19 @@ def joined_bytes(raw: abc.Iterable[bytes]) -> bytes:
     """The whole view's JSON from its year views' JSON (as :func:`json_bytes` writes them,
     oldest year first): what ``json_bytes`` of the joined views gives, byte for byte,
     without parsing the years (a long daily archive's whole view is tens of MB)."""
-    inner = [body for r in raw if (body := r.strip()[1:-1].strip(b"\n"))]
+    inner = [body for r in raw if (body := _members(r))]
     return b"{\n" + b",\n".join(inner) + b"\n}" if inner else b"{}"
+
+
+def _members(view: bytes) -> memoryview:
+    """The members of a view's JSON object: between its braces, newlines trimmed; a slice
+    of ``view``, not a copy (the years of a long archive sum to tens of MB)."""
+    start, end = view.index(b"{") + 1, view.rindex(b"}")
+    while start < end and view[start] == 0x0A:
+        start += 1
+    while end > start and view[end - 1] == 0x0A:
+        end -= 1
+    return memoryview(view)[start:end]
 
 
 def _sha256(data: bytes) -> str:
