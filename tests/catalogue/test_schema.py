@@ -1,6 +1,6 @@
 """The two validators of catalogue documents agree: jsonschema (small documents, and every
 explanation) and the compiled one (large documents), on a real cube's root and part and on
-each way of breaking them."""
+each way of breaking them; the compiled one is kept in the cache folder between processes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from leafcube.catalogue import CATALOGUE_NAME
 from leafcube.catalogue.errors import CatalogueError
-from leafcube.catalogue.store import COMPILED_ABOVE, _compiled, _validator, validate
+from leafcube.catalogue.store import COMPILED_ABOVE, _compiled, _validator, cache_dir, validate
 
 Doc = dict[str, Any]
 
@@ -103,3 +103,50 @@ def test_an_invalid_document_is_explained_by_either_path(documents, nbytes):
     with pytest.raises(CatalogueError, match="part x is not valid at dates: {} should be non"):
         validate(broken, "part", "part x", nbytes)
     validate(part, "part", "part x", nbytes)
+
+
+@pytest.fixture
+def fresh_compiled(tmp_path, monkeypatch):
+    """The compiled validators made again, with the cache folder in ``tmp_path``."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    _compiled.cache_clear()
+    yield tmp_path / "cache" / "leafcube"
+    _compiled.cache_clear()
+
+
+def judges_every_case(documents: tuple[Doc, Doc]) -> bool:
+    return all(
+        compiled_ok(doc, definition) == (name in ("root", "part"))
+        for name, definition, doc in cases(documents)
+    )
+
+
+def test_the_compiled_validator_is_kept_and_reused(documents, fresh_compiled):
+    assert cache_dir() == fresh_compiled
+    assert judges_every_case(documents)
+    kept = sorted(fresh_compiled.iterdir())
+    assert [p.name.split("-")[:2] for p in kept] == [["validator", "part"], ["validator", "root"]]
+    inodes = [p.stat().st_ino for p in kept]
+    _compiled.cache_clear()  # as in a new process: loaded from the folder, not written again
+    assert judges_every_case(documents)
+    assert [p.stat().st_ino for p in sorted(fresh_compiled.iterdir())] == inodes
+
+
+def test_a_damaged_cache_is_rewritten(documents, fresh_compiled):
+    assert judges_every_case(documents)
+    for p in fresh_compiled.iterdir():
+        p.write_bytes(p.read_bytes()[:100])  # truncated
+    _compiled.cache_clear()
+    assert judges_every_case(documents)
+    for p in fresh_compiled.iterdir():
+        assert p.stat().st_size > 100
+
+
+def test_no_cache_folder_to_write_still_validates(documents, tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file"))
+    _compiled.cache_clear()
+    try:
+        assert judges_every_case(documents)
+    finally:
+        _compiled.cache_clear()
