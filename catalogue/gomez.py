@@ -17,6 +17,7 @@ import hashlib
 import os
 import shutil
 from collections import abc
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import orjson
 from .folder import json_bytes, read_json, write_if_changed
 from .models import Catalogue, Collection
 from .parts import PartKeys, in_scope, index, part_key, partition_of
-from .store import read_parts
+from .store import read_parts, write_chunks_atomic
 
 #: The views' folder, relative to the cube root.
 GOMEZ_DIR = "gomez"
@@ -83,12 +84,45 @@ def index_doc(name: str, years: abc.Mapping[str, tuple[str, int]]) -> dict[str, 
     }
 
 
-def joined_bytes(raw: abc.Iterable[bytes]) -> bytes:
-    """The whole view's JSON from its year views' JSON (as :func:`json_bytes` writes them,
-    oldest year first): what ``json_bytes`` of the joined views gives, byte for byte,
-    without parsing the years (a long daily archive's whole view is tens of MB)."""
-    inner = [body for r in raw if (body := _members(r))]
-    return b"{\n" + b",\n".join(inner) + b"\n}" if inner else b"{}"
+@dataclass(frozen=True)
+class Joined:
+    """The whole view's JSON, joined from its year views' JSON (as :func:`json_bytes`
+    writes them, oldest year first; each the bytes or the file holding them): what
+    ``json_bytes`` of the joined views gives, byte for byte, without parsing the years,
+    and written a year at a time (a long daily archive's whole view is tens of MB)."""
+
+    years: tuple[bytes | Path, ...]
+
+    def chunks(self) -> abc.Iterator[bytes | memoryview]:
+        """The JSON in pieces, reading one year's file at a time."""
+        opened = False
+        for year in self.years:
+            if body := _members(year if isinstance(year, bytes) else year.read_bytes()):
+                yield b",\n" if opened else b"{\n"
+                opened = True
+                yield body
+        yield b"\n}" if opened else b"{}"
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def write_if_changed(self, path: Path) -> bool:
+        """:func:`write_if_changed` of these bytes, compared and written a year at a time."""
+        try:
+            same = path.stat().st_size == sum(len(c) for c in self.chunks()) and _same(
+                path, self.chunks()
+            )
+        except FileNotFoundError:
+            same = False
+        if not same:
+            write_chunks_atomic(path, self.chunks())
+        return not same
+
+
+def _same(path: Path, chunks: abc.Iterable[bytes | memoryview]) -> bool:
+    """Whether the file holds exactly the bytes ``chunks`` joins (as long as it)."""
+    with path.open("rb") as fh:
+        return all(fh.read(len(c)) == c for c in chunks)
 
 
 def _members(view: bytes) -> memoryview:
@@ -133,7 +167,10 @@ def _write_collection(
     """Write the views :func:`collection_views` makes, then remove the year views of years
     ``coll`` no longer has."""
     for href, data in collection_views(coll, cube, base_url, keys).items():
-        write_if_changed(cube / href, data)
+        if isinstance(data, Joined):
+            data.write_if_changed(cube / href)
+        else:
+            write_if_changed(cube / href, data)
     held = years(coll)
     folder = cube / GOMEZ_DIR / coll.name
     for entry in os.scandir(folder):
@@ -143,12 +180,12 @@ def _write_collection(
 
 def collection_views(
     coll: Collection, folder: Path, base_url: str | None, keys: abc.Collection[str] | None
-) -> dict[str, bytes]:
+) -> dict[str, bytes | Joined]:
     """The JSON of a collection's views that a write into ``folder`` (a cube, or a
     published copy of one) makes: :func:`year_views` of the parts ``keys`` (None: all;
     those parts loaded), then :func:`summary_views`."""
-    out = year_views(coll, folder, base_url, keys)
-    return out | summary_views(coll, folder, base_url, out)
+    written = year_views(coll, folder, base_url, keys)
+    return {**written, **summary_views(coll, folder, base_url, written)}
 
 
 def year_views(
@@ -171,24 +208,24 @@ def year_views(
 
 def summary_views(
     coll: Collection, folder: Path, base_url: str | None, written: abc.Mapping[str, bytes]
-) -> dict[str, bytes]:
+) -> dict[str, bytes | Joined]:
     """A collection's index and whole view, joined from the year views ``written`` (by
     href) and, for the other years, those ``folder`` holds (with any year view it lacks,
-    made from its parts)."""
-    held = years(coll)
-    out: dict[str, bytes] = {}
-    raw: dict[str, bytes] = {}
+    made from its parts); the whole view reads those files again as it is written."""
+    made: dict[str, bytes] = {}
+    sources: list[bytes | Path] = []
     summary: dict[str, tuple[str, int]] = {}
     indexed = read_json(folder / index_href(coll.name), {}).get("years", {})
-    for y in held:
-        fresh = written.get(year_href(coll.name, y))
-        raw[y] = _stored(coll, folder, base_url, y, out) if fresh is None else fresh
-        sha, known = _sha256(raw[y]), indexed.get(y, {})
-        count = known["dates"] if known.get("sha256") == sha else len(orjson.loads(raw[y]))
+    for y in years(coll):
+        href = year_href(coll.name, y)
+        fresh = written.get(href)
+        data = _stored(coll, folder, base_url, y, made) if fresh is None else fresh
+        sha, known = _sha256(data), indexed.get(y, {})
+        count = known["dates"] if known.get("sha256") == sha else len(orjson.loads(data))
         summary[y] = (sha, count)
-    out[index_href(coll.name)] = json_bytes(index_doc(coll.name, summary))
-    out[whole_href(coll.name)] = joined_bytes(raw[y] for y in held)
-    return out
+        sources.append(folder / href if fresh is None and href not in made else data)
+    index = json_bytes(index_doc(coll.name, summary))
+    return {**made, index_href(coll.name): index, whole_href(coll.name): Joined(tuple(sources))}
 
 
 def _stored(

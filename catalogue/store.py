@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -287,12 +287,18 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     The bytes go to a temporary file in the same folder, are fsynced, then renamed
     over ``path``; a crash at any moment leaves the previous file intact.
     """
+    write_chunks_atomic(path, [data])
+
+
+def write_chunks_atomic(path: str | os.PathLike[str], chunks: Iterable[bytes | memoryview]) -> None:
+    """:func:`write_bytes_atomic` of the bytes ``chunks`` joins, never held at once."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in chunks:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)

@@ -17,7 +17,7 @@ import orjson
 
 from leafcube.catalogue import CATALOGUE_NAME, CatalogueError, load_root, read_parts
 from leafcube.catalogue.folder import json_bytes, write_if_changed
-from leafcube.catalogue.gomez import summary_views, year_of, year_views
+from leafcube.catalogue.gomez import Joined, summary_views, year_of, year_views
 from leafcube.catalogue.parts import PARTS_DIR
 from leafcube.catalogue.stac import ROOT, catalogue_documents, part_documents
 
@@ -165,11 +165,11 @@ def public_views(cube: Path, folder: Path, base_url: str) -> Iterator[tuple[str,
 
 
 def _changed(
-    folder: Path, views: Iterable[tuple[str, bytes | dict[str, Any]]]
+    folder: Path, views: Iterable[tuple[str, bytes | Joined | dict[str, Any]]]
 ) -> Iterator[tuple[str, bytes]]:
     """The views (documents or their JSON) whose bytes ``folder`` does not hold."""
     for href, view in views:
-        data = view if isinstance(view, bytes) else json_bytes(view)
+        data = json_bytes(view) if isinstance(view, dict) else bytes(view)
         if not _holds(folder / href, data):
             yield href, data
 

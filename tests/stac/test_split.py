@@ -16,7 +16,7 @@ import pytest
 
 from leafcube.catalogue import Catalogue, CatalogueError, load, load_root, read_parts, save
 from leafcube.catalogue.folder import json_bytes
-from leafcube.catalogue.gomez import joined_bytes, write_gomez
+from leafcube.catalogue.gomez import Joined, write_gomez
 from leafcube.ingest.stac import write_stac
 from tests.stac import synthetic
 from tests.stac.schemas import offline_schema_map
@@ -116,16 +116,25 @@ def test_gomez_years_join_into_the_whole_view(tmp_path):
         assert sorted(index["years"]) == sorted({k[:4] for k in coll.dates})
 
 
-def test_year_views_join_as_bytes_like_their_dumped_union():
+def test_year_views_join_as_bytes_like_their_dumped_union(tmp_path):
     years = [
         {"2021-01-01": ["a/1.vrt", "a/2.vrt"], "2021-02-01": ["b/1.vrt", "b/2.vrt"]},
         {},
         {"2023-05-01": ["c/1.vrt", "c/2.vrt"]},
     ]
     union = {k: v for y in years for k, v in y.items()}
-    assert joined_bytes(json_bytes(y) for y in years) == json_bytes(union)
-    assert joined_bytes([json_bytes(years[0]) + b"\n", b"{}\n"]) == json_bytes(years[0])
-    assert joined_bytes([b"{}", b"{}"]) == json_bytes({}) == b"{}"
+    assert bytes(Joined(tuple(json_bytes(y) for y in years))) == json_bytes(union)
+    assert bytes(Joined((json_bytes(years[0]) + b"\n", b"{}\n"))) == json_bytes(years[0])
+    assert bytes(Joined((b"{}", b"{}"))) == bytes(Joined(())) == json_bytes({}) == b"{}"
+    # years read from their files as it is written, compared before writing
+    (tmp_path / "2021.json").write_bytes(json_bytes(years[0]))
+    joined = Joined((tmp_path / "2021.json", json_bytes(years[1]), json_bytes(years[2])))
+    whole = tmp_path / "whole.json"
+    assert joined.write_if_changed(whole) and whole.read_bytes() == json_bytes(union)
+    inode = whole.stat().st_ino
+    assert not joined.write_if_changed(whole) and whole.stat().st_ino == inode
+    whole.write_bytes(json_bytes(union).replace(b"c/1", b"c/9"))  # same size, other bytes
+    assert joined.write_if_changed(whole) and whole.read_bytes() == json_bytes(union)
 
 
 def _change(cat: Catalogue) -> None:
