@@ -106,23 +106,22 @@ class Joined:
     def __bytes__(self) -> bytes:
         return b"".join(self.chunks())
 
+    def same_as(self, path: Path) -> bool:
+        """Whether the file holds exactly these bytes (sizes compared first)."""
+        try:
+            if path.stat().st_size != sum(len(c) for c in self.chunks()):
+                return False
+            with path.open("rb") as fh:
+                return all(fh.read(len(c)) == c for c in self.chunks())
+        except FileNotFoundError:
+            return False
+
     def write_if_changed(self, path: Path) -> bool:
         """:func:`write_if_changed` of these bytes, compared and written a year at a time."""
-        try:
-            same = path.stat().st_size == sum(len(c) for c in self.chunks()) and _same(
-                path, self.chunks()
-            )
-        except FileNotFoundError:
-            same = False
-        if not same:
-            write_chunks_atomic(path, self.chunks())
-        return not same
-
-
-def _same(path: Path, chunks: abc.Iterable[bytes | memoryview]) -> bool:
-    """Whether the file holds exactly the bytes ``chunks`` joins (as long as it)."""
-    with path.open("rb") as fh:
-        return all(fh.read(len(c)) == c for c in chunks)
+        if self.same_as(path):
+            return False
+        write_chunks_atomic(path, self.chunks())
+        return True
 
 
 def _members(view: bytes) -> memoryview:

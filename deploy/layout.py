@@ -136,7 +136,7 @@ def _published_parts(cube: Path, folder: Path, base_url: str) -> dict[str, str] 
     return published
 
 
-def public_views(cube: Path, folder: Path, base_url: str) -> Iterator[tuple[str, bytes]]:
+def public_views(cube: Path, folder: Path, base_url: str) -> Iterator[tuple[str, bytes | Joined]]:
     """The views written for the public base URL instead of copied, those whose bytes
     differ from what ``folder`` (the destination, or rsync's staging copy of it) holds:
     the static STAC and each collection's GomezEngine views, with absolute URLs under
@@ -145,8 +145,8 @@ def public_views(cube: Path, folder: Path, base_url: str) -> Iterator[tuple[str,
     received are rendered (with every collection-wide file), so a publish after one new
     date costs that date's part, not the archive. Parts are loaded and rendered a year
     at a time, and each view is yielded as it is made: memory holds one year's parts
-    and views (and the year views joined into the whole GomezEngine view), whatever the
-    archive."""
+    and views, whatever the archive (the whole GomezEngine view is compared and written
+    a year view at a time, :class:`~leafcube.catalogue.gomez.Joined`)."""
     cat = load_root(cube)
     published = _published_parts(cube, folder, base_url)
     yield from _changed(folder, catalogue_documents(cat, base_url).items())
@@ -166,26 +166,31 @@ def public_views(cube: Path, folder: Path, base_url: str) -> Iterator[tuple[str,
 
 def _changed(
     folder: Path, views: Iterable[tuple[str, bytes | Joined | dict[str, Any]]]
-) -> Iterator[tuple[str, bytes]]:
+) -> Iterator[tuple[str, bytes | Joined]]:
     """The views (documents or their JSON) whose bytes ``folder`` does not hold."""
     for href, view in views:
-        data = json_bytes(view) if isinstance(view, dict) else bytes(view)
+        data = json_bytes(view) if isinstance(view, dict) else view
         if not _holds(folder / href, data):
             yield href, data
 
 
-def _holds(path: Path, data: bytes) -> bool:
+def _holds(path: Path, data: bytes | Joined) -> bool:
+    if isinstance(data, Joined):
+        return data.same_as(path)
     try:
-        return path.read_bytes() == data
+        return path.stat().st_size == len(data) and path.read_bytes() == data
     except FileNotFoundError:
         return False
 
 
-def write_views(dest: Path, views: Iterable[tuple[str, bytes]]) -> list[str]:
+def write_views(dest: Path, views: Iterable[tuple[str, bytes | Joined]]) -> list[str]:
     """Write the public views (each atomically, only those that changed); their hrefs."""
     hrefs = []
     for href, data in views:
-        write_if_changed(dest / href, data)
+        if isinstance(data, Joined):
+            data.write_if_changed(dest / href)
+        else:
+            write_if_changed(dest / href, data)
         hrefs.append(href)
     return hrefs
 
