@@ -33,14 +33,18 @@ def tmp_dir(cube: Path) -> Path:
     return state_dir(cube) / "tmp"
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomically write ``data`` unless the file already holds exactly it; True when written
-    (a file of another size is not read: a whole view can be tens of MB)."""
+def holds(path: Path, data: bytes) -> bool:
+    """Whether the file holds exactly ``data`` (a file of another size is not read)."""
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
+        return path.stat().st_size == len(data) and path.read_bytes() == data
     except FileNotFoundError:
-        pass
+        return False
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Atomically write ``data`` unless the file already holds exactly it; True when written."""
+    if holds(path, data):
+        return False
     write_bytes_atomic(path, data)
     return True
 

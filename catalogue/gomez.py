@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from .folder import json_bytes, read_json, write_if_changed
+from .folder import holds, json_bytes, read_json, write_if_changed
 from .models import Catalogue, Collection
 from .parts import PartKeys, in_scope, index, part_key, partition_of
 from .store import read_parts, write_chunks_atomic
@@ -124,6 +124,18 @@ class Joined:
         return True
 
 
+def view_held(path: Path, data: bytes | Joined) -> bool:
+    """Whether the file holds exactly the view ``data`` (the whole one a year at a time)."""
+    return data.same_as(path) if isinstance(data, Joined) else holds(path, data)
+
+
+def write_view(path: Path, data: bytes | Joined) -> bool:
+    """Atomically write the view ``data`` unless the file holds it; True when written."""
+    if isinstance(data, Joined):
+        return data.write_if_changed(path)
+    return write_if_changed(path, data)
+
+
 def _members(view: bytes) -> memoryview:
     """The members of a view's JSON object: between its braces, newlines trimmed; a slice
     of ``view``, not a copy (the years of a long archive sum to tens of MB)."""
@@ -166,10 +178,7 @@ def _write_collection(
     """Write the views :func:`collection_views` makes, then remove the year views of years
     ``coll`` no longer has."""
     for href, data in collection_views(coll, cube, base_url, keys).items():
-        if isinstance(data, Joined):
-            data.write_if_changed(cube / href)
-        else:
-            write_if_changed(cube / href, data)
+        write_view(cube / href, data)
     held = years(coll)
     folder = cube / GOMEZ_DIR / coll.name
     for entry in os.scandir(folder):

@@ -16,8 +16,15 @@ from typing import Any
 import orjson
 
 from leafcube.catalogue import CATALOGUE_NAME, CatalogueError, load_root, read_parts
-from leafcube.catalogue.folder import json_bytes, write_if_changed
-from leafcube.catalogue.gomez import Joined, summary_views, year_of, year_views
+from leafcube.catalogue.folder import json_bytes
+from leafcube.catalogue.gomez import (
+    Joined,
+    summary_views,
+    view_held,
+    write_view,
+    year_of,
+    year_views,
+)
 from leafcube.catalogue.parts import PARTS_DIR
 from leafcube.catalogue.stac import ROOT, catalogue_documents, part_documents
 
@@ -170,27 +177,15 @@ def _changed(
     """The views (documents or their JSON) whose bytes ``folder`` does not hold."""
     for href, view in views:
         data = json_bytes(view) if isinstance(view, dict) else view
-        if not _holds(folder / href, data):
+        if not view_held(folder / href, data):
             yield href, data
-
-
-def _holds(path: Path, data: bytes | Joined) -> bool:
-    if isinstance(data, Joined):
-        return data.same_as(path)
-    try:
-        return path.stat().st_size == len(data) and path.read_bytes() == data
-    except FileNotFoundError:
-        return False
 
 
 def write_views(dest: Path, views: Iterable[tuple[str, bytes | Joined]]) -> list[str]:
     """Write the public views (each atomically, only those that changed); their hrefs."""
     hrefs = []
     for href, data in views:
-        if isinstance(data, Joined):
-            data.write_if_changed(dest / href)
-        else:
-            write_if_changed(dest / href, data)
+        write_view(dest / href, data)
         hrefs.append(href)
     return hrefs
 
