@@ -66,6 +66,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--date", type=_date, metavar="YYYY-MM-DD", help="first day of the period (with --layer)"
     )
     p.add_argument("--tile", metavar="T", help="tile or region name (with --layer)")
+    p.add_argument(
+        "--trust-folder-times",
+        action="store_true",
+        help=(
+            "skip source sub-folders in which no file was added, removed or renamed since "
+            "the last run that trusted them (misses a file rewritten in place)"
+        ),
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
     return p
@@ -88,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         explicit=explicit,
         year=args.year,
+        trust_folder_times=args.trust_folder_times,
     )
     for line in report.failures:
         print(f"leafcube ingest: error: {line}", file=sys.stderr)

@@ -146,12 +146,14 @@ class _Runner:
 
 @dataclass
 class _Folder:
-    """A source folder this run: its sub-folders listed, the listings of those that
-    changed since the last run, those whose records were read, and what the last run saw."""
+    """A source folder this run: its sub-folders listed, the status-change times of those
+    read, the listings of those that changed since the last run, those whose records were
+    read, and what the last run saw."""
 
     root: Path
     state: SourceState
     listed: set[str] = field(default_factory=set)
+    times: dict[str, int | None] = field(default_factory=dict)
     changed: dict[str, dict[str, Stat]] = field(default_factory=dict)
     examined: set[str] = field(default_factory=set)
 
@@ -189,13 +191,15 @@ def _select(
     cube: Path,
     options: str,
     remembered: bool,
+    trust_times: bool,
     explicit: Explicit | None,
     year: int | None,
     failures: list[str],
 ) -> _Selection:
     """List each source folder once; plan the files that are new or changed (or failed
     last time), those sharing a region and period with them, and files named directly.
-    A sub-folder whose listing matches its state's digest is not read further.
+    A sub-folder whose listing matches its state's digest is not read further; with
+    ``trust_times``, one whose status-change time matches its state's is not even listed.
 
     With ``remembered`` False (no catalogue yet) the folders' states are ignored.
     """
@@ -204,10 +208,14 @@ def _select(
     for src in sources:
         if src.is_dir():
             f = _Folder(src, source_state(cube, src, options, remembered))
-            for prefix, listing in listings(src):
-                f.listed.add(prefix)
-                if not f.state.same(prefix, listing):
-                    f.changed[prefix] = listing
+            for item in listings(src, f.state.vouched if trust_times else None):
+                f.listed.add(item.prefix)
+                if item.files is None:
+                    continue
+                if trust_times:  # only a run that trusts times records them
+                    f.times[item.prefix] = item.ctime
+                if not f.state.same(item.prefix, item.files):
+                    f.changed[item.prefix] = item.files
             folders.append(f)
         elif src.is_file():
             tags[src] = _tag(src, explicit, year)
@@ -269,6 +277,9 @@ def _remember(selection: _Selection, planned: list[Pending], landed: set[str]) -
                     st = listing[name] if listing is not None else old[name][:2]
                     files[name] = [*st, selection.tags[path], sorted(made[path])]
             f.state.put(prefix, files)
+        for prefix, ctime in f.times.items():
+            listing = f.changed.get(prefix)
+            f.state.stamp(prefix, ctime, listing is None or f.state.same(prefix, listing))
         f.state.save()
 
 
@@ -300,13 +311,16 @@ def ingest(
     base_url: str | None = None,
     explicit: Explicit | None = None,
     year: int | None = None,
+    trust_folder_times: bool = False,
 ) -> IngestReport:
     """Ingest LEAF exports (files or folders) into the cube folder ``cube``.
 
     Re-running with the same sources changes nothing and reads no COG; new or changed
     sources are added, touching only the catalogue parts, mosaics and views of their
     dates. Bad files are reported one line each in the returned report while the rest of
-    the batch lands.
+    the batch lands. ``trust_folder_times`` skips the files of every source sub-folder
+    whose status-change time is as last run left it: no file was added, removed or
+    renamed there, but one rewritten in place is missed.
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
@@ -336,6 +350,7 @@ def ingest(
             cube,
             _options(collection, explicit, year),
             remembered,
+            trust_folder_times,
             explicit,
             year,
             report.failures,

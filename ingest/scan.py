@@ -1,10 +1,12 @@
 """Finding export files: the GeoTIFFs inside a source folder, folder by folder, each
-stat'ed once."""
+stat'ed once, or not at all in a folder its state vouches for."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 SUFFIXES = (".tif", ".tiff")
@@ -12,30 +14,72 @@ SUFFIXES = (".tif", ".tiff")
 #: A file's size and modification time (ns): what tells a re-run it is unchanged.
 Stat = tuple[int, int]
 
+#: A folder's status-change time this close to now (ns) may be shared by a change still
+#: to come within the same tick of the file system's clock (up to 2 s on FAT): it is not
+#: remembered, so the next run lists that folder again.
+SETTLED_NS = 2_000_000_000
 
-def listings(folder: Path) -> Iterator[tuple[str, dict[str, Stat]]]:
-    """Each folder under ``folder`` (itself included) as its relative POSIX prefix
-    (``""``, ``"tile42_2024/"``) and its ``*.tif`` files (name → size, mtime), stat'ed once
-    by ``os.scandir``; hidden files and folders (a cube's ``.leafcube/``) are skipped. One
-    folder's listing at a time, so memory does not grow with the archive. Each folder is
-    scanned through an open descriptor, so a file's ``stat`` looks up its name alone, not
-    its whole path (5.2 against 6.4 µs a file here)."""
-    stack = [("", str(folder))]
+#: ``(prefix, status-change time) -> its sub-folders' prefixes`` when the source state
+#: vouches for the folder as it was last listed, else None.
+Vouch = Callable[[str, int], list[str] | None]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One folder as a run saw it: its relative POSIX prefix (``""``, ``"tile42_2024/"``),
+    its ``*.tif`` files (name → size, modification time), or None when its state vouched
+    for it unread, and its status-change time (ns; None while too recent to vouch for the
+    listing later)."""
+
+    prefix: str
+    files: dict[str, Stat] | None
+    ctime: int | None
+
+
+def listings(folder: Path, vouch: Vouch | None = None) -> Iterator[Listing]:
+    """Each folder under ``folder`` (itself included), its files stat'ed once by
+    ``os.scandir``; hidden files and folders (a cube's ``.leafcube/``) are skipped. One
+    folder at a time, so memory does not grow with the archive. Each folder is scanned
+    through an open descriptor, so a file's ``stat`` looks up its name alone (5.2 against
+    6.4 µs a file here). With ``vouch``, a folder whose status-change time is the one its
+    state recorded (nothing added, removed or renamed in it since) is not read: its
+    sub-folders come from the state."""
+    stack = [""]
     while stack:
-        prefix, path = stack.pop()
-        files: dict[str, Stat] = {}
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        prefix = stack.pop()
+        path = os.path.join(folder, prefix)
         try:
-            with os.scandir(fd) as entries:
-                for e in entries:
-                    name = e.name
-                    if name.startswith("."):
-                        continue
-                    if e.is_dir():
-                        stack.append((f"{prefix}{name}/", os.path.join(path, name)))
-                    elif name.lower().endswith(SUFFIXES) and e.is_file():
-                        st = e.stat()
-                        files[name] = (st.st_size, st.st_mtime_ns)
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except (FileNotFoundError, NotADirectoryError):
+            if not prefix:
+                raise
+            continue  # removed since its parent was listed
+        try:
+            ctime = os.fstat(fd).st_ctime_ns
+            children = vouch(prefix, ctime) if vouch is not None else None
+            files = _tifs(fd, prefix, stack) if children is None else None
         finally:
             os.close(fd)
-        yield prefix, files
+        if children is not None:
+            stack.extend(children)
+            yield Listing(prefix, None, ctime)
+        else:
+            settled = time.time_ns() - ctime >= SETTLED_NS
+            yield Listing(prefix, files, ctime if settled else None)
+
+
+def _tifs(fd: int, prefix: str, folders: list[str]) -> dict[str, Stat]:
+    """The ``*.tif`` files of the open folder ``fd``, stat'ed; its sub-folders are added
+    to ``folders``."""
+    files: dict[str, Stat] = {}
+    with os.scandir(fd) as entries:
+        for e in entries:
+            name = e.name
+            if name.startswith("."):
+                continue
+            if e.is_dir():
+                folders.append(f"{prefix}{name}/")
+            elif name.lower().endswith(SUFFIXES) and e.is_file():
+                st = e.stat()
+                files[name] = (st.st_size, st.st_mtime_ns)
+    return files

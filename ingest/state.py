@@ -6,7 +6,8 @@ after a crash. It is split by collection and month (``ledger/{collection}/{YYYY-
 so a run reads and writes only the months it touches. A source state remembers, per
 source folder and sub-folder, each file's size and modification time and the COGs it
 made, so a re-run of an unchanged folder stats it once, reads only its small index and
-plans nothing. Dot-folders are never served.
+plans nothing; with each sub-folder's status-change time, so a run that trusts folder
+times need not even stat it. Dot-folders are never served.
 """
 
 from __future__ import annotations
@@ -159,13 +160,16 @@ def listing_digest(files: Mapping[str, Sequence[Any]]) -> str:
 class SourceState:
     """What ingest last saw of one source folder, kept per sub-folder so a run reads and
     writes only the sub-folders that changed: ``index.json`` holds each sub-folder's digest
-    (:func:`listing_digest`), the range of its files' tags and how many COGs they made;
-    one file per sub-folder holds its files' records."""
+    (:func:`listing_digest`), the range of its files' tags, how many COGs they made and the
+    folder's status-change time when they were all it held; one file per sub-folder holds
+    its files' records."""
 
     folder: Path
     dirs: dict[str, dict[str, Any]] = field(default_factory=dict)
     _files: dict[str, dict[str, FileRecord]] = field(default_factory=dict)
     _changed: set[str] = field(default_factory=set)
+    _stamped: bool = False
+    _children: dict[str, list[str]] | None = None
 
     def _shard(self, prefix: str) -> Path:
         name = hashlib.blake2b(prefix.encode(), digest_size=12).hexdigest()
@@ -175,6 +179,33 @@ class SourceState:
         """True when the sub-folder ``prefix`` holds exactly the files the state records."""
         known = self.dirs.get(prefix)
         return known is not None and known["digest"] == listing_digest(listing)
+
+    def vouched(self, prefix: str, ctime: int) -> list[str] | None:
+        """The sub-folders of ``prefix`` when its status-change time is the one recorded
+        with its files (no file added, removed or renamed in it since), else None."""
+        known = self.dirs.get(prefix)
+        if known is None or known.get("ctime") != ctime:
+            return None
+        if self._children is None:
+            self._children = {}
+            for p in self.dirs:
+                if p:
+                    parent = p[:-1].rpartition("/")[0]
+                    self._children.setdefault(parent + "/" if parent else "", []).append(p)
+        return self._children.get(prefix, [])
+
+    def stamp(self, prefix: str, ctime: int | None, held: bool) -> None:
+        """Remember the status-change time of a folder listed this run, if ``held`` (its
+        records are every file it holds; a file that failed is not vouched for, so it is
+        retried) and the time had settled."""
+        known = self.dirs.get(prefix)
+        if known is None:
+            known = self._summarise(prefix, {})
+            self._stamped = True
+        ctime = ctime if held else None
+        if "ctime" not in known or known["ctime"] != ctime:
+            known["ctime"] = ctime
+            self._stamped = True
 
     def may_hold(self, prefix: str, tags: Sequence[str]) -> bool:
         """Whether a recorded file of ``prefix`` may have one of the sorted ``tags``."""
@@ -201,33 +232,41 @@ class SourceState:
         if files == self.files(prefix):
             return
         self._files[prefix] = files
+        self._summarise(prefix, files)
+        self._changed.add(prefix)
+
+    def _summarise(self, prefix: str, files: dict[str, FileRecord]) -> dict[str, Any]:
+        """Set the index entry of ``prefix`` from its files' records (no time yet)."""
         tags = sorted(r[2] for r in files.values() if r[2] is not None)
         made = {h for r in files.values() for h in r[3]}
+        self._children = None
         self.dirs[prefix] = {
             "digest": listing_digest(files),
             "lo": tags[0] if tags else None,
             "hi": tags[-1] if tags else None,
             "made": len(made),
         }
-        self._changed.add(prefix)
+        return self.dirs[prefix]
 
     def keep_only(self, prefixes: set[str]) -> None:
         """Forget the sub-folders not listed this run (their files are gone)."""
         for prefix in [p for p in self.dirs if p not in prefixes]:
             del self.dirs[prefix]
+            self._children = None
             self._files.pop(prefix, None)
             self._shard(prefix).unlink(missing_ok=True)
             self._changed.add(prefix)
 
     def save(self) -> None:
         """Atomically write the sub-folders that changed, then the index."""
-        if not self._changed:
+        if not self._changed and not self._stamped:
             return
         for prefix in sorted(self._changed):
             if prefix in self.dirs:
                 write_json(self._shard(prefix), self._files[prefix])
         write_json(self.folder / INDEX_NAME, {"recipe": RECIPE, "dirs": self.dirs})
         self._changed.clear()
+        self._stamped = False
 
 
 def source_state(cube: Path, folder: Path, options: str, remembered: bool = True) -> SourceState:
