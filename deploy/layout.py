@@ -55,14 +55,28 @@ def phase_of(href: str) -> int:
 BY_CONTENT = frozenset({PHASES.index("catalogue parts"), PHASES.index("catalogue")})
 
 
-def cube_files(root: Path) -> Iterator[str]:
-    """Every publishable file under ``root`` as a relative POSIX path; hidden paths skipped."""
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        rel = Path(folder).relative_to(root)
-        for name in sorted(names):
-            if not name.startswith("."):
-                yield (rel / name).as_posix()
+def _tree(root: str, prefix: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every entry under ``root`` but hidden ones, as (relative POSIX path, entry), by
+    name, a folder's entries right after it; a symlinked folder is listed, not entered.
+    Built on ``os.scandir`` with plain strings: a publish walks 150,000 files of a
+    10,000-date cube several times."""
+    with os.scandir(os.path.join(root, prefix)) as it:
+        entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    for e in entries:
+        href = prefix + e.name
+        yield href, e
+        if e.is_dir(follow_symlinks=False):
+            yield from _tree(root, href + "/")
+
+
+def cube_files(root: Path, under: str = "") -> Iterator[str]:
+    """Every publishable file under ``root`` (or its folder ``under``, ``"stac/"``) as a
+    path relative to ``root``; hidden paths skipped, symlinked folders not entered."""
+    if under and not os.path.isdir(os.path.join(root, under)):
+        return
+    for href, entry in _tree(str(root), under):
+        if not entry.is_dir():
+            yield href
 
 
 def unsafe_links(root: Path) -> list[str]:
@@ -70,16 +84,13 @@ def unsafe_links(root: Path) -> list[str]:
     it (``.leafcube/``), as ``link -> target``: what a publish would leak."""
     base = os.path.realpath(root)
     found = []
-    for folder, dirs, names in os.walk(base):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted([*dirs, *names]):
-            path = os.path.join(folder, name)
-            if name.startswith(".") or not os.path.islink(path):
-                continue
-            target = os.path.realpath(path)
-            inside = target.startswith(base + os.sep)
-            if not inside or any(p.startswith(".") for p in Path(target[len(base) :]).parts):
-                found.append(f"{Path(path).relative_to(base).as_posix()} -> {target}")
+    for href, entry in _tree(base):
+        if not entry.is_symlink():
+            continue
+        target = os.path.realpath(entry.path)
+        inside = target.startswith(base + os.sep)
+        if not inside or any(p.startswith(".") for p in Path(target[len(base) :]).parts):
+            found.append(f"{href} -> {target}")
     return found
 
 
@@ -137,8 +148,8 @@ def _published_parts(cube: Path, folder: Path, base_url: str) -> dict[str, str] 
     selves = [lk.get("href") for lk in top.get("links", []) if lk.get("rel") == "self"]
     if published is None or selves != [f"{base_url}/{ROOT}"]:
         return None
-    views = (h for h in cube_files(cube) if h.startswith(VIEW_FOLDERS))
-    if not all((folder / h).is_file() for h in views):
+    views = (h for under in VIEW_FOLDERS for h in cube_files(cube, under))
+    if not all(os.path.isfile(os.path.join(folder, h)) for h in views):
         return None
     return published
 

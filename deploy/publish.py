@@ -41,10 +41,10 @@ from .layout import (
 from .rsync import is_remote, rsync_publish
 
 
-def unchanged(src: Path, dst: Path) -> bool:
+def unchanged(src: str | Path, dst: str | Path) -> bool:
     """rsync's quick check: same size and same modification time (to the second)."""
     try:
-        a, b = src.stat(), dst.stat()
+        a, b = os.stat(src), os.stat(dst)
     except FileNotFoundError:
         return False
     return a.st_size == b.st_size and int(a.st_mtime) == int(b.st_mtime)
@@ -102,13 +102,14 @@ def plan(cube: Path, dest: Path) -> PublishPlan:
     counted up to date until then."""
     p = PublishPlan()
     hashes = (part_hashes(cube) or {}, part_hashes(dest) or {})
+    here, there = str(cube), str(dest)
     for href in sorted(cube_files(cube), key=lambda h: (phase_of(h), h)):
         if href.startswith(VIEW_FOLDERS):
             p.up_to_date += 1  # written for the base URL, not copied
         elif (
             same_catalogue_file(href, cube, dest, hashes)
             if phase_of(href) in BY_CONTENT
-            else unchanged(cube / href, dest / href)
+            else unchanged(os.path.join(here, href), os.path.join(there, href))
         ):
             p.up_to_date += 1
         else:
