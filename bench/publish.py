@@ -1,13 +1,14 @@
-"""First publish of a cube (every view rendered for a new ``--base-url``): before vs after.
+"""Publishing a cube, first into an empty folder (every view rendered for a new
+``--base-url``) and then again (the no-op re-run): before vs after.
 
 The cube is ``bench/catalogue.py``'s cached daily cube of ``--dates`` dates (built there
 with ``--build-only`` if missing). Each peer runs ``leafcube publish`` into an empty
-folder of its own, in a fresh process under ``/usr/bin/time``: **before** is the code of
-``--before`` (which rendered every view in memory first), **after** this checkout (one
-year of parts at a time, each view written as it is made). Reported: wall and CPU
-seconds, peak RSS and its ratio; the two destinations' views are checked byte-identical.
-Run: ``.venv/bin/python bench/publish.py [--dates 1000 10000]``; results also in
-``bench/out/publish.json``.
+folder of its own, then the same command again, each in a fresh process under
+``/usr/bin/time``: **before** is the code of ``--before``, **after** this checkout.
+Reported: wall and CPU seconds, peak RSS and its ratio, for both runs; the two
+destinations' views are checked byte-identical.
+Run: ``.venv/bin/python bench/publish.py [--dates 1000 10000] [--before REV]``; results
+also in ``bench/out/publish.json``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from bench.timeseries import before_tree  # noqa: E402
 
 OUT = HERE / "out"
 WORK = OUT / "publish"
-#: The commit before publish rendered its views a year at a time.
-BEFORE = "516bd2f"
+#: The commit before publish walked the cube with ``os.scandir`` and plain strings
+#: (516bd2f: before it rendered its views a year at a time).
+BEFORE = "c09788b"
 BASE = "https://leaf.example.org/cube"
 VIEWS = ("stac", "gomez")
 
@@ -43,9 +45,8 @@ def cube_of(dates: int) -> Path:
 
 
 def publish(peer: str, cube: Path, dest: Path) -> dict[str, float]:
-    """One first publish of ``cube`` into the empty ``dest`` by ``peer`` (a PYTHONPATH
-    tree, or "" for this checkout): wall and CPU seconds, peak RSS in MB."""
-    shutil.rmtree(dest, ignore_errors=True)
+    """One publish of ``cube`` into ``dest`` by ``peer`` (a PYTHONPATH tree, or "" for this
+    checkout): wall and CPU seconds, peak RSS in MB."""
     env = {**os.environ, "PYTHONPATH": peer} if peer else dict(os.environ)
     cmd = ["/usr/bin/time", "-f", "%e %U %S %M", sys.executable, "-m", "leafcube.cli.main"]
     cmd += ["publish", "--cube", str(cube), "--to", str(dest), "--base-url", BASE, "--quiet"]
@@ -75,22 +76,27 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for dates in args.dates:
         cube = cube_of(dates)
-        got = {name: publish(tree, cube, WORK / f"{name}-{dates}") for name, tree in peers.items()}
+        got: dict[str, dict[str, dict[str, float]]] = {}
+        for name, tree in peers.items():
+            dest = WORK / f"{name}-{dates}"
+            shutil.rmtree(dest, ignore_errors=True)
+            got[name] = {"first": publish(tree, cube, dest), "noop": publish(tree, cube, dest)}
         views = [view_bytes(WORK / f"{name}-{dates}") for name in peers]
         if views[0] != views[1]:
             raise SystemExit(f"{dates} dates: the peers' views differ")
         for name in peers:
             shutil.rmtree(WORK / f"{name}-{dates}")
-        b, a = got["before"], got["after"]
-        rows.append({"dates": dates, "views": len(views[1]), **{k: got[k] for k in peers}})
-        print(
-            f"{dates:>7} dates, {len(views[1])} views (identical): "
-            f"wall {b['wall_s']:.1f} → {a['wall_s']:.1f} s, "
-            f"CPU {b['cpu_s']:.1f} → {a['cpu_s']:.1f} s, "
-            f"peak RSS {b['rss_mb']:.0f} → {a['rss_mb']:.0f} MB "
-            f"({a['rss_mb'] / b['rss_mb']:.2f}×)",
-            flush=True,
-        )
+        rows.append({"dates": dates, "views": len(views[1]), **got})
+        for run in ("first", "noop"):
+            b, a = got["before"][run], got["after"][run]
+            print(
+                f"{dates:>7} dates, {len(views[1])} views (identical), {run}: "
+                f"wall {b['wall_s']:.1f} → {a['wall_s']:.1f} s, "
+                f"CPU {b['cpu_s']:.1f} → {a['cpu_s']:.1f} s, "
+                f"peak RSS {b['rss_mb']:.0f} → {a['rss_mb']:.0f} MB "
+                f"({a['rss_mb'] / b['rss_mb']:.2f}×)",
+                flush=True,
+            )
     (OUT / "publish.json").write_text(json.dumps(rows, indent=1))
     return 0
 
