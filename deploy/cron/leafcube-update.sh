@@ -9,6 +9,8 @@
 #   LEAFCUBE_WWW        the web server's folder to publish into       (required)
 #   LEAFCUBE_BASE_URL   public URL of LEAFCUBE_WWW                    (required)
 #   LEAFCUBE            the leafcube command        (default: leafcube on PATH)
+#   LEAFCUBE_INGEST_OPTIONS  more options for ingest, e.g. "--workers 4 --trust-folder-times"
+#                       (default: none; see docs/ingest.md before trusting folder times)
 #   LEAFCUBE_LOCK       lock file                   (default: /tmp/leafcube-update.lock)
 # Exit status: that of the ingest (publish still runs: every file that did ingest is
 # complete and catalogued), or publish's own when it fails.
@@ -26,7 +28,9 @@ fi
 
 echo "$(date -u +%FT%TZ) leafcube-update: ingest $LEAF_EXPORTS -> $LEAFCUBE_CUBE"
 status=0
-"$LEAFCUBE" ingest "$LEAF_EXPORTS" --cube "$LEAFCUBE_CUBE" --quiet || status=$?
+read -ra options <<< "${LEAFCUBE_INGEST_OPTIONS:-}"
+"$LEAFCUBE" ingest "$LEAF_EXPORTS" --cube "$LEAFCUBE_CUBE" --quiet ${options[@]+"${options[@]}"} \
+  || status=$?
 
 echo "$(date -u +%FT%TZ) leafcube-update: publish -> $LEAFCUBE_WWW ($LEAFCUBE_BASE_URL)"
 "$LEAFCUBE" publish --cube "$LEAFCUBE_CUBE" --to "$LEAFCUBE_WWW" \

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
+
 from leafcube.catalogue import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +54,14 @@ def test_script_ingests_then_publishes(demo_cube, demo_exports, tmp_path):
 
     again = run_script(env)
     assert again.returncode == 0 and "is up to date" in again.stdout
+
+    trusting = run_script({**env, "LEAFCUBE_INGEST_OPTIONS": "--workers 2 --trust-folder-times"})
+    assert trusting.returncode == 0 and "0 COG(s) written" in trusting.stderr
+    (index,) = (cube / ".leafcube" / "sources").glob("*/index.json")
+    assert all("ctime" in d for d in orjson.loads(index.read_bytes())["dirs"].values())
+    bad = run_script({**env, "LEAFCUBE_INGEST_OPTIONS": "--no-such-option"})
+    assert bad.returncode != 0 and "--no-such-option" in bad.stderr
+    assert "is up to date" in bad.stdout  # publish still runs
 
     with open(tmp_path / "update.lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
