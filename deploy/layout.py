@@ -60,8 +60,11 @@ def _tree(root: str, prefix: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]
     name, a folder's entries right after it; a symlinked folder is listed, not entered.
     Built on ``os.scandir`` with plain strings: a publish walks 150,000 files of a
     10,000-date cube several times."""
-    with os.scandir(os.path.join(root, prefix)) as it:
-        entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    try:
+        with os.scandir(os.path.join(root, prefix)) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError:
+        return  # unreadable (a volume's lost+found) or gone: skipped, as os.walk does
     for e in entries:
         href = prefix + e.name
         yield href, e

@@ -39,6 +39,7 @@ from .state import (
     SourceState,
     Unfinished,
     href_month,
+    listing_digest,
     save_settings,
     settings,
     source_state,
@@ -146,14 +147,15 @@ class _Runner:
 
 @dataclass
 class _Folder:
-    """A source folder this run: its sub-folders listed, the status-change times of those
-    read, the listings of those that changed since the last run, those whose records were
-    read, and what the last run saw."""
+    """A source folder this run: its sub-folders listed, the status-change times and
+    listing digests of those read (by a run that trusts folder times), the listings of
+    those that changed since the last run, those whose records were read, and what the
+    last run saw."""
 
     root: Path
     state: SourceState
     listed: set[str] = field(default_factory=set)
-    times: dict[str, int | None] = field(default_factory=dict)
+    times: dict[str, tuple[int | None, str]] = field(default_factory=dict)
     changed: dict[str, dict[str, Stat]] = field(default_factory=dict)
     examined: set[str] = field(default_factory=set)
 
@@ -212,9 +214,10 @@ def _select(
                 f.listed.add(item.prefix)
                 if item.files is None:
                     continue
+                digest = listing_digest(item.files)
                 if trust_times:  # only a run that trusts times records them
-                    f.times[item.prefix] = item.ctime
-                if not f.state.same(item.prefix, item.files):
+                    f.times[item.prefix] = (item.ctime, digest)
+                if not f.state.same(item.prefix, digest):
                     f.changed[item.prefix] = item.files
             folders.append(f)
         elif src.is_file():
@@ -277,9 +280,8 @@ def _remember(selection: _Selection, planned: list[Pending], landed: set[str]) -
                     st = listing[name] if listing is not None else old[name][:2]
                     files[name] = [*st, selection.tags[path], sorted(made[path])]
             f.state.put(prefix, files)
-        for prefix, ctime in f.times.items():
-            listing = f.changed.get(prefix)
-            f.state.stamp(prefix, ctime, listing is None or f.state.same(prefix, listing))
+        for prefix, (ctime, digest) in f.times.items():
+            f.state.stamp(prefix, ctime, digest)
         f.state.save()
 
 

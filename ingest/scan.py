@@ -15,8 +15,9 @@ SUFFIXES = (".tif", ".tiff")
 Stat = tuple[int, int]
 
 #: A folder's status-change time this close to now (ns) may be shared by a change still
-#: to come within the same tick of the file system's clock (up to 2 s on FAT): it is not
-#: remembered, so the next run lists that folder again.
+#: to come within the same tick of the file system's clock (up to 2 s on FAT), and a file
+#: modified this recently may still be being written: such a folder's time is not
+#: remembered, so the next run lists it again.
 SETTLED_NS = 2_000_000_000
 
 #: ``(prefix, status-change time) -> its sub-folders' prefixes`` when the source state
@@ -28,8 +29,8 @@ Vouch = Callable[[str, int], list[str] | None]
 class Listing:
     """One folder as a run saw it: its relative POSIX prefix (``""``, ``"tile42_2024/"``),
     its ``*.tif`` files (name → size, modification time), or None when its state vouched
-    for it unread, and its status-change time (ns; None while too recent to vouch for the
-    listing later)."""
+    for it unread, and its status-change time (ns; None when it cannot vouch for the
+    listing later: too recent, a file too recently modified, or a symlink in it)."""
 
     prefix: str
     files: dict[str, Stat] | None
@@ -57,29 +58,34 @@ def listings(folder: Path, vouch: Vouch | None = None) -> Iterator[Listing]:
         try:
             ctime = os.fstat(fd).st_ctime_ns
             children = vouch(prefix, ctime) if vouch is not None else None
-            files = _tifs(fd, prefix, stack) if children is None else None
+            if children is None:
+                files, linked = _tifs(fd, prefix, stack)
         finally:
             os.close(fd)
         if children is not None:
             stack.extend(children)
             yield Listing(prefix, None, ctime)
-        else:
-            settled = time.time_ns() - ctime >= SETTLED_NS
-            yield Listing(prefix, files, ctime if settled else None)
+            continue
+        newest = max((st[1] for st in files.values()), default=ctime)
+        settled = time.time_ns() - max(ctime, newest) >= SETTLED_NS and not linked
+        yield Listing(prefix, files, ctime if settled else None)
 
 
-def _tifs(fd: int, prefix: str, folders: list[str]) -> dict[str, Stat]:
-    """The ``*.tif`` files of the open folder ``fd``, stat'ed; its sub-folders are added
-    to ``folders``."""
+def _tifs(fd: int, prefix: str, folders: list[str]) -> tuple[dict[str, Stat], bool]:
+    """The ``*.tif`` files of the open folder ``fd``, stat'ed, and whether it holds a
+    symlink (whose target can change while the folder's own times stay); its sub-folders
+    are added to ``folders``."""
     files: dict[str, Stat] = {}
+    linked = False
     with os.scandir(fd) as entries:
         for e in entries:
             name = e.name
             if name.startswith("."):
                 continue
+            linked = linked or e.is_symlink()
             if e.is_dir():
                 folders.append(f"{prefix}{name}/")
             elif name.lower().endswith(SUFFIXES) and e.is_file():
                 st = e.stat()
                 files[name] = (st.st_size, st.st_mtime_ns)
-    return files
+    return files, linked

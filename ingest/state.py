@@ -22,8 +22,6 @@ from typing import Any
 
 from leafcube.catalogue.folder import read_json, state_dir, write_json
 
-from .scan import Stat
-
 OLD_LEDGER_NAME = "ledger.json"
 LEDGER_DIR = "ledger"
 SOURCES_DIR = "sources"
@@ -175,10 +173,11 @@ class SourceState:
         name = hashlib.blake2b(prefix.encode(), digest_size=12).hexdigest()
         return self.folder / f"{name}.json"
 
-    def same(self, prefix: str, listing: Mapping[str, Stat]) -> bool:
-        """True when the sub-folder ``prefix`` holds exactly the files the state records."""
+    def same(self, prefix: str, digest: str) -> bool:
+        """True when the sub-folder ``prefix``, whose listing has this digest, holds
+        exactly the files the state records."""
         known = self.dirs.get(prefix)
-        return known is not None and known["digest"] == listing_digest(listing)
+        return known is not None and known["digest"] == digest
 
     def vouched(self, prefix: str, ctime: int) -> list[str] | None:
         """The sub-folders of ``prefix`` when its status-change time is the one recorded
@@ -194,15 +193,15 @@ class SourceState:
                     self._children.setdefault(parent + "/" if parent else "", []).append(p)
         return self._children.get(prefix, [])
 
-    def stamp(self, prefix: str, ctime: int | None, held: bool) -> None:
-        """Remember the status-change time of a folder listed this run, if ``held`` (its
-        records are every file it holds; a file that failed is not vouched for, so it is
-        retried) and the time had settled."""
+    def stamp(self, prefix: str, ctime: int | None, digest: str) -> None:
+        """Remember the status-change time of a folder listed this run, if its records
+        are every file it held then (its listing's ``digest``: a file that failed is not
+        recorded, so it is retried) and the time was one to vouch by."""
         known = self.dirs.get(prefix)
         if known is None:
             known = self._summarise(prefix, {})
             self._stamped = True
-        ctime = ctime if held else None
+        ctime = ctime if known["digest"] == digest else None
         if "ctime" not in known or known["ctime"] != ctime:
             known["ctime"] = ctime
             self._stamped = True

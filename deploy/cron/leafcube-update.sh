@@ -10,7 +10,8 @@
 #   LEAFCUBE_BASE_URL   public URL of LEAFCUBE_WWW                    (required)
 #   LEAFCUBE            the leafcube command        (default: leafcube on PATH)
 #   LEAFCUBE_INGEST_OPTIONS  more options for ingest, e.g. "--workers 4 --trust-folder-times"
-#                       (default: none; see docs/ingest.md before trusting folder times)
+#                       (default: none; split on spaces, so no option value may hold one;
+#                       see docs/ingest.md before trusting folder times)
 #   LEAFCUBE_LOCK       lock file                   (default: /tmp/leafcube-update.lock)
 # Exit status: that of the ingest (publish still runs: every file that did ingest is
 # complete and catalogued), or publish's own when it fails.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -111,23 +112,48 @@ def _deeper_change(exports: Path) -> None:
     write_month(exports / "later", 2024, 4)
 
 
+def _bad_piece_elsewhere(exports: Path) -> None:
+    """A broken file of June's LAI in another folder: the layer fails, and with it the
+    record of the good file in the untouched ``tile42_2023/``."""
+    folder = exports / "late" / "tile42_2023"
+    folder.mkdir(parents=True)
+    (folder / "tile42_2023_Jun_LAI_20m.tif").write_bytes(b"not a GeoTIFF")
+
+
+def _bad_piece_gone(exports: Path) -> None:
+    shutil.rmtree(exports / "late")
+
+
+def _broken_link(exports: Path) -> None:
+    """A symlinked folder whose target is not there yet (a share not mounted)."""
+    (exports / "linked").symlink_to(exports.parent / "elsewhere")
+
+
+def _link_target_appears(exports: Path) -> None:
+    """The target appears: the folder holding the link keeps its own times."""
+    write_month(exports.parent / "elsewhere", 2024, 5)
+
+
 @pytest.mark.parametrize(
     "changes",
     [
         [lambda e: write_month(e, 2023, 7), _rename_july],
         [_remove_june_lai],
         [_new_sub_folder, _deeper_change],
+        [_bad_piece_elsewhere, _bad_piece_gone],
+        [_broken_link, _link_target_appears],
     ],
-    ids=["add-then-rename", "remove", "sub-folders"],
+    ids=["add-then-rename", "remove", "sub-folders", "failed-with-another", "symlink"],
 )
 def test_trusting_runs_see_what_a_plain_run_sees(tmp_path, settled, changes):
     """Side by side from the same exports, a trusting and a plain cube end each step with
-    the same catalogue and the same COGs written."""
+    the same catalogue and the same COGs written. The trusting cube starts from a plain
+    run, as a cube does when its producer first gives the flag."""
     exports = tmp_path / "exports"
     write_month(exports, 2023, 6)
     plain, trusting = tmp_path / "plain", tmp_path / "trusting"
     ingest([exports], plain, progress=False)
-    ingest([exports], trusting, progress=False, trust_folder_times=True)
+    ingest([exports], trusting, progress=False)
     for change in changes:
         change(exports)
         a = ingest([exports], plain, progress=False)
@@ -167,3 +193,20 @@ def test_the_flag_on_the_command_line(tmp_path, run_ingest):
         assert out.returncode == 0 and summary in out.stderr, out.stderr
     index = next((cube / ".leafcube" / "sources").glob("*/index.json"))
     assert "ctime" in orjson.loads(index.read_bytes())["dirs"]["tile42_2023/"]
+
+
+def test_a_folder_with_a_file_still_being_written_is_listed_again(tmp_path, settled):
+    """A file modified no earlier than the settling time before the run (here: a time
+    ahead of the clock, as a download still going would keep) may still be rewritten in
+    place: its folder's time is not recorded, so the rewrite is seen."""
+    exports = tmp_path / "exports"
+    write_month(exports, 2023, 6)
+    folder = exports / "tile42_2023"
+    lai = folder / "tile42_2023_Jun_LAI_20m.tif"
+    ahead = time.time_ns() + 600 * 10**9
+    os.utime(lai, ns=(ahead, ahead))
+    cube = tmp_path / "cube"
+    ingest([exports], cube, progress=False, trust_folder_times=True)
+    _rewrite_in_place(lai, folder / "tile42_2023_Jun_QC_20m.tif")
+    again = ingest([exports], cube, progress=False, trust_folder_times=True)
+    assert f"{COLL}/2023-06-01/tile42/LAI.tif" in again.written
