@@ -27,7 +27,7 @@ def test_bench_at_forty_dates(tmp_path, capsys):
     assert main(["--sizes", str(DATES), "--repeat", "1", "--out", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3  # header, separator, one row (no format-1.0 figures at 40)
-    assert all(line.count("|") == 16 for line in lines)
+    assert all(line.count("|") == 17 for line in lines)
     assert lines[2].startswith(f"| {DATES} | this run |")
 
     (row,) = json.loads((tmp_path / "catalogue.json").read_text())
@@ -55,7 +55,7 @@ def test_bench_at_forty_dates(tmp_path, capsys):
         assert 0 < row["cpu_s"][mode] < 60
     assert 0 < row["server_ready_s"] < 60
     assert 50 < row["server_rss_ready_mb"] <= row["server_rss_after_mb"] * 1.5 < 4000
-    for name in ("whole", "noop", "trusted_noop", "alone", "alone_noop"):
+    for name in ("whole", "noop", "alone", "alone_noop", "trusted", "trusted_noop"):
         run = row["ingest"][name]
         assert 0 < run["wall"] < 120 and 20 < run["peak_mib"] < 4000
 
